@@ -1,0 +1,160 @@
+package lm
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// RetryPolicy says how a provider retries a failed request. The zero value is
+// the default policy: two retries, backoff from 0.5 s doubling up to 8 s.
+//
+// A request is retried after 408, 409, 429 and 5xx answers and after
+// connection errors, never after the caller's context ends. A stream is
+// retried only before its first chunk is handed on.
+type RetryPolicy struct {
+	// MaxRetries is the number of retries after the first attempt. Zero means
+	// the default (2); a negative value disables retries.
+	MaxRetries int
+	// BaseDelay is the first backoff (default 0.5 s); each retry doubles it.
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff (default 8 s). A server's Retry-After is
+	// honoured up to one minute regardless.
+	MaxDelay time.Duration
+}
+
+// NoRetry is a policy that never retries.
+var NoRetry = RetryPolicy{MaxRetries: -1}
+
+const maxRetryAfter = time.Minute
+
+// Retries returns the number of retries the policy allows.
+func (p RetryPolicy) Retries() int {
+	switch {
+	case p.MaxRetries < 0:
+		return 0
+	case p.MaxRetries == 0:
+		return 2
+	}
+	return p.MaxRetries
+}
+
+// Backoff returns the delay before retry number n (0 for the first retry)
+// when the server gave no Retry-After: BaseDelay·2ⁿ capped at MaxDelay,
+// minus up to 25 % jitter so that many clients do not retry in step.
+func (p RetryPolicy) Backoff(n int) time.Duration {
+	base, maxd := p.BaseDelay, p.MaxDelay
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	if maxd <= 0 {
+		maxd = 8 * time.Second
+	}
+	d := base
+	for i := 0; i < n && d < maxd; i++ {
+		d *= 2
+	}
+	d = min(d, maxd)
+	jitter := 1 - rand.Float64()*0.25
+	return time.Duration(float64(d) * jitter)
+}
+
+// RetryAfter reads a server's requested delay from the Retry-After-Ms header,
+// then Retry-After (seconds or an HTTP date, relative to now). It reports
+// false when neither is present, valid, and between 0 and one minute.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+			d := time.Duration(ms * float64(time.Millisecond))
+			if d <= maxRetryAfter {
+				return d, true
+			}
+		}
+	}
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil {
+			d := time.Duration(s * float64(time.Second))
+			if s >= 0 && d <= maxRetryAfter {
+				return d, true
+			}
+			return 0, false
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			d := t.Sub(now)
+			if d < 0 {
+				d = 0
+			}
+			if d <= maxRetryAfter {
+				return d, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// Delay is the wait before retry number n, given the failed attempt's
+// response header (nil when there was no response).
+func (p RetryPolicy) Delay(n int, h http.Header) time.Duration {
+	if d, ok := RetryAfter(h, time.Now()); ok {
+		return d
+	}
+	return p.Backoff(n)
+}
+
+// Do calls attempt until it succeeds, fails with an error that Retryable
+// rejects, the retries are spent, or ctx ends. attempt returns the header of
+// a failed response (nil if none) so that Retry-After is honoured. The error
+// of the last attempt is returned; if ctx ends during a wait, ctx's error
+// wrapping the last attempt's is returned.
+func (p RetryPolicy) Do(ctx context.Context, attempt func(ctx context.Context) (http.Header, error)) error {
+	for n := 0; ; n++ {
+		h, err := attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		if n >= p.Retries() || !Retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(p.Delay(n, h))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(context.Cause(ctx), err)
+		case <-t.C:
+		}
+	}
+}
+
+// Retryable reports whether a request that failed with err may be sent again:
+// an *APIError whose status allows it, or a connection failure (reset,
+// refused, unexpected EOF, network timeout). Context cancellation is never
+// retryable.
+func Retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.StatusCode != 0 && api.Retryable()
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
