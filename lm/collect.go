@@ -2,6 +2,7 @@ package lm
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"strings"
 )
@@ -83,7 +84,8 @@ func Collect(seq iter.Seq2[Chunk, error]) (*Response, error) {
 	n := 0
 	for c, err := range seq {
 		if err != nil {
-			if n == 0 {
+			var se *StreamError
+			if n == 0 || errors.As(err, &se) {
 				return nil, err
 			}
 			return nil, &StreamError{Partial: a.Response(), Err: err}

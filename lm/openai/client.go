@@ -1,0 +1,296 @@
+// Package openai is a lean client of the chat-completions wire that OpenAI
+// and every OpenAI-compatible server (Azure OpenAI, Ollama, vLLM, llama.cpp,
+// OpenRouter, Groq, Together, DeepSeek, Fireworks, Gemini's compatible
+// endpoint) speak. It implements lm.LM.
+//
+// It is written for many concurrent streams: each chunk is decoded into small
+// reused structs, the default transport keeps many idle connections per
+// host, and breaking out of a stream cancels its HTTP request at once.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// Client calls one model of one chat-completions server. It is safe for
+// concurrent use; create it once and share it.
+type Client struct {
+	model       string
+	baseURL     string
+	endpoint    string // full chat-completions URL
+	apiKey      string
+	header      http.Header
+	hc          *http.Client
+	provider    string
+	temperature *float64
+	maxTokens   int
+	maxField    string
+	retry       lm.RetryPolicy
+	idle        time.Duration
+	azure       bool
+	apiVersion  string
+	maxLine     int
+}
+
+// Option configures a Client. Options are created by the With functions of
+// this package only.
+type Option interface{ apply(*Client) }
+
+type optionFunc func(*Client)
+
+func (f optionFunc) apply(c *Client) { f(c) }
+
+// DefaultBaseURL is OpenAI's API root.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// WithBaseURL sets the API root, e.g. "http://localhost:11434/v1"; the client
+// appends "/chat/completions". In Azure mode it is the resource endpoint or a
+// full deployment URL.
+func WithBaseURL(u string) Option { return optionFunc(func(c *Client) { c.baseURL = u }) }
+
+// WithAPIKey sets the key sent as a bearer token (as "api-key" in Azure mode).
+// An empty key sends no authorization header (local servers).
+func WithAPIKey(key string) Option { return optionFunc(func(c *Client) { c.apiKey = key }) }
+
+// WithHTTPClient replaces the HTTP client. The default shares one transport
+// tuned for many concurrent calls to one host.
+func WithHTTPClient(hc *http.Client) Option {
+	return optionFunc(func(c *Client) {
+		if hc != nil {
+			c.hc = hc
+		}
+	})
+}
+
+// WithHeader adds a header to every request (e.g. OpenRouter's HTTP-Referer).
+func WithHeader(key, value string) Option {
+	return optionFunc(func(c *Client) { c.header.Add(key, value) })
+}
+
+// WithProvider names the provider in errors ("groq", "ollama", ...).
+// The default is "openai".
+func WithProvider(name string) Option { return optionFunc(func(c *Client) { c.provider = name }) }
+
+// WithTemperature sets the temperature used when a request does not set one.
+func WithTemperature(t float64) Option {
+	return optionFunc(func(c *Client) { c.temperature = &t })
+}
+
+// WithMaxTokens sets the output token limit used when a request sets none.
+func WithMaxTokens(n int) Option { return optionFunc(func(c *Client) { c.maxTokens = n }) }
+
+// WithMaxTokensField sets the body field that carries the token limit:
+// "max_tokens" (default, what compatible servers accept) or
+// "max_completion_tokens" (what OpenAI's reasoning models require).
+func WithMaxTokensField(name string) Option {
+	return optionFunc(func(c *Client) { c.maxField = name })
+}
+
+// WithRetry sets the retry policy. The zero RetryPolicy is the default.
+func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event arrives
+// for d after the response headers or the previous event. Zero (default)
+// waits as long as the context allows.
+func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+
+// WithAzure switches to Azure OpenAI: the model name is the deployment, the
+// base URL the resource endpoint (https://NAME.openai.azure.com), the key goes
+// in the "api-key" header and apiVersion in the "api-version" query.
+func WithAzure(apiVersion string) Option {
+	return optionFunc(func(c *Client) { c.azure, c.apiVersion = true, apiVersion })
+}
+
+// WithMaxLineSize bounds one SSE line (default 8 MiB).
+func WithMaxLineSize(n int) Option { return optionFunc(func(c *Client) { c.maxLine = n }) }
+
+// New returns a client for model. Without options it calls OpenAI with no
+// key; dspy.NewLM reads keys from the environment.
+func New(model string, opts ...Option) *Client {
+	c := &Client{model: model, baseURL: DefaultBaseURL, provider: "openai", header: http.Header{}}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	if c.maxField == "" {
+		c.maxField = "max_tokens"
+	}
+	c.endpoint = c.chatURL()
+	return c
+}
+
+// Model returns the model name requests use by default.
+func (c *Client) Model() string { return c.model }
+
+// Provider returns the provider name used in errors.
+func (c *Client) Provider() string { return c.provider }
+
+func (c *Client) chatURL() string {
+	base := strings.TrimRight(c.baseURL, "/")
+	if !c.azure {
+		return base + "/chat/completions"
+	}
+	u := base
+	if !strings.Contains(base, "/openai/deployments/") {
+		u = base + "/openai/deployments/" + url.PathEscape(c.model)
+	}
+	u += "/chat/completions"
+	if c.apiVersion != "" {
+		u += "?api-version=" + url.QueryEscape(c.apiVersion)
+	}
+	return u
+}
+
+// defaultHTTPClient is shared by all clients without WithHTTPClient so they
+// share connections. Its transport keeps up to 1024 idle connections per
+// host and does not cap connections per host: http.DefaultTransport keeps
+// only 2 idle per host, so hundreds of concurrent streams would churn
+// connections.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = 1024
+	t.MaxConnsPerHost = 0
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+})
+
+// post sends body and returns a 2xx response. A non-2xx answer is read,
+// closed and returned as an *lm.APIError with the response header, so the
+// caller can honour Retry-After.
+func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Response, http.Header, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
+	}
+	h := hreq.Header
+	h["Content-Type"] = []string{"application/json"}
+	if stream {
+		h["Accept"] = []string{"text/event-stream"}
+	} else {
+		h["Accept"] = []string{"application/json"}
+	}
+	if c.apiKey != "" {
+		if c.azure {
+			h["Api-Key"] = []string{c.apiKey}
+		} else {
+			h["Authorization"] = []string{"Bearer " + c.apiKey}
+		}
+	}
+	for k, v := range c.header {
+		h[k] = v
+	}
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", c.provider, c.scrubErr(err))
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, resp.Header, c.statusError(resp)
+	}
+	return resp, resp.Header, nil
+}
+
+// statusError builds the *lm.APIError of a non-2xx response.
+func (c *Client) statusError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	e := parseErrorBody(b)
+	e.Provider = c.provider
+	e.StatusCode = resp.StatusCode
+	e.RequestID = requestID(resp.Header)
+	if e.Message == "" && e.Type == "" && e.Code == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	e.Message = c.scrub(e.Message)
+	return e
+}
+
+func requestID(h http.Header) string {
+	if v := h.Get("X-Request-Id"); v != "" {
+		return v
+	}
+	return h.Get("Request-Id")
+}
+
+// scrub removes the API key from text that came back from the server or the
+// transport, so it cannot reach an error message or a log.
+func (c *Client) scrub(s string) string {
+	if len(c.apiKey) >= 4 && strings.Contains(s, c.apiKey) {
+		s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
+	}
+	return s
+}
+
+func (c *Client) scrubErr(err error) error {
+	if len(c.apiKey) >= 4 && strings.Contains(err.Error(), c.apiKey) {
+		return &scrubbedError{msg: c.scrub(err.Error()), err: err}
+	}
+	return err
+}
+
+// scrubbedError keeps the chain of an error whose text held the key.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// RefusalError reports that the model refused (OpenAI's refusal field). It
+// matches lm.ErrRefusal.
+type RefusalError struct {
+	// Refusal is the model's explanation.
+	Refusal string
+}
+
+func (e *RefusalError) Error() string { return "model refused: " + e.Refusal }
+
+// Unwrap returns lm.ErrRefusal.
+func (e *RefusalError) Unwrap() error { return lm.ErrRefusal }
+
+// Generate makes a blocking chat-completions call, retrying as the client's
+// policy allows.
+func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
+	body, err := c.encode(req, false)
+	if err != nil {
+		return nil, err
+	}
+	var out *lm.Response
+	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+		resp, h, err := c.post(ctx, body, false)
+		if err != nil {
+			return h, err
+		}
+		defer resp.Body.Close()
+		var buf []byte
+		if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
+			buf = make([]byte, 0, resp.ContentLength+1)
+		}
+		b := bytes.NewBuffer(buf)
+		if _, err := b.ReadFrom(resp.Body); err != nil {
+			return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
+		}
+		out, err = c.decodeResponse(b.Bytes(), h)
+		return h, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var errNoFinish = errors.New("stream ended before a finish reason")

@@ -1,0 +1,207 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"time"
+
+	"github.com/godspy/dspy/internal/sse"
+	"github.com/godspy/dspy/lm"
+)
+
+// streamState is one Stream call's progress across attempts.
+type streamState struct {
+	acc      lm.Accumulator
+	yielded  bool // a chunk reached the consumer: no more retries
+	stopped  bool // the consumer broke out
+	finished bool // a finish_reason arrived
+	head     chunkHead
+	sawHead  bool
+	id       string
+	model    string
+	refusal  []byte
+}
+
+// Stream makes a streaming call. The request is sent when iteration starts;
+// breaking out cancels it. Failures before the first chunk are retried as
+// the policy allows; a failure after it ends the stream with an
+// *lm.StreamError that holds what was received. A stream that stops before
+// a finish reason fails with an error wrapping io.ErrUnexpectedEOF.
+func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
+	return func(yield func(lm.Chunk, error) bool) {
+		body, err := c.encode(req, true)
+		if err != nil {
+			yield(lm.Chunk{}, err)
+			return
+		}
+		st := &streamState{}
+		for n := 0; ; n++ {
+			h, err := c.streamOnce(ctx, body, st, yield)
+			if err == nil || st.stopped {
+				return
+			}
+			if st.yielded {
+				yield(lm.Chunk{}, &lm.StreamError{Partial: st.acc.Response(), Err: err})
+				return
+			}
+			if n >= c.retry.Retries() || !lm.Retryable(err) || ctx.Err() != nil {
+				yield(lm.Chunk{}, err)
+				return
+			}
+			t := time.NewTimer(c.retry.Delay(n, h))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				yield(lm.Chunk{}, errors.Join(context.Cause(ctx), err))
+				return
+			case <-t.C:
+			}
+			*st = streamState{}
+		}
+	}
+}
+
+// streamOnce makes one attempt. It returns nil when the stream ended well or
+// the consumer stopped, else the error and any response header.
+func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, yield func(lm.Chunk, error) bool) (http.Header, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	resp, h, err := c.post(ctx, body, true)
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	var idle *time.Timer
+	if c.idle > 0 {
+		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
+		defer idle.Stop()
+	}
+	dec := sse.NewDecoder(resp.Body, c.maxLine)
+	for dec.Next() {
+		if idle != nil {
+			idle.Reset(c.idle)
+		}
+		data := dec.Data()
+		if ev := dec.Event(); len(ev) > 0 && string(ev) == "error" {
+			return h, c.eventError(data, h)
+		}
+		if sse.IsDone(data) {
+			return h, c.end(st)
+		}
+		ch, err := c.decodeChunk(data, st, h)
+		if err != nil {
+			return h, err
+		}
+		if ch.Text == "" && ch.Reasoning == "" && len(ch.ToolCalls) == 0 && ch.FinishReason == "" && ch.Usage == nil {
+			continue
+		}
+		if ch.FinishReason != "" {
+			st.finished = true
+			if len(st.refusal) > 0 {
+				return h, c.end(st)
+			}
+		}
+		st.acc.Add(ch)
+		st.yielded = true
+		if !yield(ch, nil) {
+			st.stopped = true
+			return h, nil
+		}
+	}
+	if err := dec.Err(); err != nil {
+		if errors.Is(context.Cause(ctx), lm.ErrStreamIdle) {
+			return h, fmt.Errorf("%s: no event for %v: %w", c.provider, c.idle, lm.ErrStreamIdle)
+		}
+		if ctxErr := context.Cause(ctx); ctxErr != nil {
+			return h, ctxErr
+		}
+		return h, fmt.Errorf("%s: reading stream: %w", c.provider, err)
+	}
+	if !st.finished {
+		return h, fmt.Errorf("%s: %w: %w", c.provider, errNoFinish, io.ErrUnexpectedEOF)
+	}
+	return h, c.end(st)
+}
+
+// end checks a stream that ended: a refusal becomes its error.
+func (c *Client) end(st *streamState) error {
+	if len(st.refusal) > 0 {
+		return &RefusalError{Refusal: string(st.refusal)}
+	}
+	return nil
+}
+
+func (c *Client) eventError(data []byte, h http.Header) error {
+	var env struct {
+		Error *wireError `json:"error"`
+	}
+	e := &lm.APIError{Message: truncate(string(data), 500)}
+	if json.Unmarshal(data, &env) == nil && env.Error != nil {
+		e = env.Error.apiError()
+	}
+	e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+	return e
+}
+
+// decodeChunk decodes one chunk into st's reused structs and returns what
+// choice 0 adds.
+func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Chunk, error) {
+	w := &st.head
+	w.reset()
+	var err error
+	if !st.sawHead {
+		w.ID, w.Model = "", ""
+		err = json.Unmarshal(data, w)
+		if w.ID != "" || w.Model != "" {
+			st.id, st.model, st.sawHead = w.ID, w.Model, true
+		}
+	} else {
+		err = json.Unmarshal(data, &w.chunkBody)
+	}
+	if err != nil {
+		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, data, err)
+	}
+	if w.Error != nil {
+		e := w.Error.apiError()
+		e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+		return lm.Chunk{}, e
+	}
+	ch := lm.Chunk{ID: st.id, Model: st.model}
+	if w.Usage == nil && w.XGroq != nil {
+		w.Usage = w.XGroq.Usage
+	}
+	if w.Usage != nil {
+		u := w.Usage.toLM()
+		ch.Usage = &u
+	}
+	for i := range w.Choices {
+		cc := &w.Choices[i]
+		if cc.Index != 0 {
+			continue
+		}
+		d := &cc.Delta
+		ch.Text = d.Content
+		ch.Reasoning = d.ReasoningContent
+		if ch.Reasoning == "" {
+			ch.Reasoning = d.Reasoning
+		}
+		st.refusal = append(st.refusal, d.Refusal...)
+		ch.FinishReason = cc.FinishReason
+		if len(d.ToolCalls) > 0 {
+			ch.ToolCalls = make([]lm.ToolCallDelta, len(d.ToolCalls))
+			for j, tc := range d.ToolCalls {
+				idx := j // a call without an index is whole, at its position
+				if tc.Index != nil {
+					idx = *tc.Index
+				}
+				ch.ToolCalls[j] = lm.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+			}
+		}
+	}
+	return ch, nil
+}
