@@ -1,0 +1,409 @@
+package dspy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// ChatLayout selects the byte-level layout of ChatAdapter's prompt; DSPy
+// changed it between releases.
+type ChatLayout int
+
+const (
+	// LayoutDefault is the layout of current DSPy: the system message's
+	// parts are joined by single newlines, and the user message's reminder
+	// names the `[[ ## field ## ]]` markers with type notes such as
+	// "(must be formatted as a valid Python int)". Demo turns carry no
+	// reminder.
+	LayoutDefault ChatLayout = iota
+	// LayoutDSPy25 is the layout of DSPy 2.5: blank lines between every
+	// part of the system message, a reminder with plain field names, and
+	// the reminder repeated in every demo's user turn.
+	LayoutDSPy25
+)
+
+// ChatAdapter is DSPy's default adapter. The prompt declares the fields,
+// shows the structure with `[[ ## name ## ]]` markers and states the
+// objective; the LM answers with one marked section per output field,
+// ending with `[[ ## completed ## ]]`. The zero value is ready to use.
+type ChatAdapter struct {
+	// Layout selects the prompt layout; the zero value is current DSPy's.
+	Layout ChatLayout
+}
+
+var _ FallbackAdapter = ChatAdapter{}
+
+// Fallback returns JSONAdapter{}: a reply that does not parse is retried
+// once in JSON mode, as DSPy does.
+func (ChatAdapter) Fallback() Adapter { return JSONAdapter{} }
+
+// Format builds the system message, one user/assistant pair per demo, and
+// the final user message with the inputs. Inputs missing from in are left
+// out, as DSPy does; checking for them is the caller's job.
+func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.Request) error {
+	if sig == nil {
+		return errors.New("dspy: ChatAdapter.Format: nil signature")
+	}
+	if req == nil {
+		return errors.New("dspy: ChatAdapter.Format: nil request")
+	}
+	old25 := a.Layout == LayoutDSPy25
+	msgs := make([]lm.Message, 0, 2+2*len(demos))
+	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: a.system(sig)})
+
+	incomplete, complete := splitDemos(sig, demos)
+	for i, group := range [][]Example{incomplete, complete} {
+		partial := i == 0
+		for _, d := range group {
+			u, err := a.userContent(sig, map[string]any(d), partial, old25)
+			if err != nil {
+				return fmt.Errorf("dspy: ChatAdapter: demo: %w", err)
+			}
+			as, err := a.assistantContent(sig, map[string]any(d))
+			if err != nil {
+				return fmt.Errorf("dspy: ChatAdapter: demo: %w", err)
+			}
+			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
+		}
+	}
+	u, err := a.userContent(sig, in, false, true)
+	if err != nil {
+		return fmt.Errorf("dspy: ChatAdapter: %w", err)
+	}
+	msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
+	req.Messages = msgs
+	return nil
+}
+
+// splitDemos sorts demos as DSPy does: complete ones (every field present),
+// and incomplete ones with at least one input and one output, which go
+// first. Others are dropped.
+func splitDemos(sig *Signature, demos []Example) (incomplete, complete []Example) {
+	for _, d := range demos {
+		all, anyIn, anyOut := true, false, false
+		for _, f := range sig.Inputs {
+			if present(d, f.Name) {
+				anyIn = true
+			} else {
+				all = false
+			}
+			if _, ok := d[f.Name]; ok {
+				anyIn = true
+			}
+		}
+		for _, f := range sig.Outputs {
+			if present(d, f.Name) {
+				anyOut = true
+			} else {
+				all = false
+			}
+			if _, ok := d[f.Name]; ok {
+				anyOut = true
+			}
+		}
+		switch {
+		case all:
+			complete = append(complete, d)
+		case anyIn && anyOut:
+			incomplete = append(incomplete, d)
+		}
+	}
+	return incomplete, complete
+}
+
+// system builds the system message.
+func (a ChatAdapter) system(sig *Signature) string {
+	sep := "\n"
+	if a.Layout == LayoutDSPy25 {
+		sep = "\n\n"
+	}
+	var b strings.Builder
+	b.Grow(systemSizeHint(sig))
+	writeFieldDescriptions(&b, sig, sep)
+	b.WriteString(sep)
+	b.WriteString(structureIntro)
+	b.WriteString("\n\n")
+	for _, f := range sig.Inputs {
+		writeHeader(&b, f.Name)
+		b.WriteString("\n{")
+		b.WriteString(f.Name)
+		b.WriteString("}\n\n")
+	}
+	for _, f := range sig.Outputs {
+		writeHeader(&b, f.Name)
+		b.WriteByte('\n')
+		writeTypeNote(&b, f)
+		b.WriteString("\n\n")
+	}
+	b.WriteString("[[ ## completed ## ]]")
+	b.WriteString(sep)
+	writeObjective(&b, sig.TaskInstructions())
+	return b.String()
+}
+
+// systemSizeHint estimates the system message's length, so it is built with
+// one allocation in the common case.
+func systemSizeHint(sig *Signature) int {
+	n := 420 + len(sig.Instructions)
+	for _, f := range sig.Inputs {
+		n += 40 + 3*len(f.Name) + len(f.Desc)
+	}
+	for _, f := range sig.Outputs {
+		n += 40 + 3*len(f.Name) + len(f.Desc)
+		if f.Type.Kind != KindStr {
+			n += 120
+		}
+	}
+	if sig.Instructions == "" {
+		n += 40 + 4*len(sig.Inputs) + 4*len(sig.Outputs)
+	}
+	return n
+}
+
+func writeHeader(b *strings.Builder, name string) {
+	b.WriteString("[[ ## ")
+	b.WriteString(name)
+	b.WriteString(" ## ]]")
+}
+
+// userContent builds a user turn: the incomplete-demo prefix, the input
+// sections, and the output reminder when reminder is set.
+func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial, reminder bool) (string, error) {
+	old25 := a.Layout == LayoutDSPy25
+	var b strings.Builder
+	n := 200
+	for _, f := range sig.Inputs {
+		n += 16 + len(f.Name)
+		if s, ok := vals[f.Name].(string); ok {
+			n += len(s)
+		}
+	}
+	for _, f := range sig.Outputs {
+		n += 16 + len(f.Name)
+	}
+	b.Grow(n)
+	if partial {
+		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
+	}
+	first := true
+	for _, f := range sig.Inputs {
+		v, ok := vals[f.Name]
+		if !ok {
+			if !(partial && old25) {
+				continue
+			}
+			v = "Not supplied for this particular example. "
+		}
+		if !first {
+			b.WriteString("\n\n")
+		}
+		first = false
+		writeHeader(&b, f.Name)
+		b.WriteByte('\n')
+		if err := writeValue(&b, f, v); err != nil {
+			return "", fmt.Errorf("input field %q: %w", f.Name, err)
+		}
+	}
+	if reminder {
+		if !first {
+			b.WriteString("\n\n")
+		}
+		a.writeReminder(&b, sig)
+	}
+	// DSPy strips the joined message.
+	return strings.TrimSpace(b.String()), nil
+}
+
+// writeReminder writes the user message's closing instruction.
+func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
+	b.WriteString("Respond with the corresponding output fields, starting with the field ")
+	for i, f := range sig.Outputs {
+		if i > 0 {
+			b.WriteString(", then ")
+		}
+		b.WriteByte('`')
+		if a.Layout == LayoutDSPy25 {
+			b.WriteString(f.Name)
+		} else {
+			writeHeader(b, f.Name)
+		}
+		b.WriteByte('`')
+		writeTypeInfo(b, f)
+	}
+	if a.Layout == LayoutDSPy25 {
+		b.WriteString(", and then ending with the marker for `completed`.")
+	} else {
+		b.WriteString(", and then ending with the marker for `[[ ## completed ## ]]`.")
+	}
+}
+
+// assistantContent builds a demo's assistant turn.
+func (a ChatAdapter) assistantContent(sig *Signature, vals map[string]any) (string, error) {
+	var b strings.Builder
+	for i, f := range sig.Outputs {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		writeHeader(&b, f.Name)
+		b.WriteByte('\n')
+		v, ok := vals[f.Name]
+		if !ok {
+			v = "Not supplied for this particular example. "
+		}
+		if err := writeValue(&b, f, v); err != nil {
+			return "", fmt.Errorf("output field %q: %w", f.Name, err)
+		}
+	}
+	s := strings.TrimSpace(b.String()) + "\n\n[[ ## completed ## ]]"
+	if a.Layout != LayoutDSPy25 {
+		s += "\n"
+	}
+	return s, nil
+}
+
+// Parse splits text into `[[ ## name ## ]]` sections and returns the output
+// fields, coerced to their types. The rules, which the streaming parser
+// follows too:
+//
+//   - the text is split on "\n"; a line whose trimmed form starts with
+//     `[[ ## NAME ## ]]` (NAME: letters, digits, _) starts a section, and
+//     the rest of that trimmed line, trimmed, is the section's first line;
+//   - other lines belong to the current section; a section's value is its
+//     lines joined by "\n" and trimmed;
+//   - the first section of each output field wins; text before the first
+//     header and sections of other names (such as `completed`) are ignored.
+//
+// A missing field or a value that does not fit the field's type is a
+// *ParseError whose Raw holds the whole text.
+func (ChatAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
+	if sig == nil {
+		return nil, errors.New("dspy: ChatAdapter.Parse: nil signature")
+	}
+	outs := sig.Outputs
+	var stackVals [8]string
+	var stackFound [8]bool
+	vals, found := stackVals[:0], stackFound[:0]
+	if len(outs) <= len(stackVals) {
+		vals, found = stackVals[:len(outs)], stackFound[:len(outs)]
+	} else {
+		vals, found = make([]string, len(outs)), make([]bool, len(outs))
+	}
+
+	cur := -1         // index of the open output section, -1 for none
+	var first string  // the open section's text from its header line
+	contentStart := 0 // where the open section's following lines start
+	closeSection := func(end int) {
+		if cur < 0 || found[cur] {
+			return
+		}
+		body := strings.TrimRightFunc(text[contentStart:end], unicode.IsSpace)
+		switch {
+		case first == "":
+			vals[cur] = strings.TrimLeftFunc(body, unicode.IsSpace)
+		case body == "":
+			vals[cur] = first
+		default:
+			vals[cur] = first + "\n" + body
+		}
+		found[cur] = true
+	}
+	for lineStart := 0; lineStart <= len(text); {
+		lineEnd := strings.IndexByte(text[lineStart:], '\n')
+		next := len(text) + 1
+		if lineEnd < 0 {
+			lineEnd = len(text)
+		} else {
+			lineEnd += lineStart
+			next = lineEnd + 1
+		}
+		if name, rest, ok := sectionHeader(text[lineStart:lineEnd]); ok {
+			closeSection(lineStart)
+			cur = -1
+			for i, f := range outs {
+				if f.Name == name && !found[i] {
+					cur = i
+					break
+				}
+			}
+			first = rest
+			contentStart = min(next, len(text))
+		}
+		lineStart = next
+	}
+	closeSection(len(text))
+
+	for i, ok := range found {
+		if !ok {
+			return nil, missingFieldsError("ChatAdapter", outs, found, outs[i].Name, text)
+		}
+	}
+	res := make(map[string]any, len(outs))
+	for i, f := range outs {
+		if f.Type.Kind == KindStr {
+			res[f.Name] = vals[i]
+			continue
+		}
+		v, err := coerceText(f.Type, vals[i])
+		if err != nil {
+			return nil, &ParseError{Adapter: "ChatAdapter", Field: f.Name, Raw: text, Err: err}
+		}
+		res[f.Name] = v
+	}
+	return res, nil
+}
+
+// sectionHeader reports whether line, trimmed, starts with a
+// `[[ ## NAME ## ]]` header, and returns NAME and the trimmed rest.
+func sectionHeader(line string) (name, rest string, ok bool) {
+	const open, close = "[[ ## ", " ## ]]"
+	// Cheap rejection before trimming: a header line holds "[[ ## ".
+	if len(line) < len(open)+1+len(close) || !strings.Contains(line, open) {
+		return "", "", false
+	}
+	t := strings.TrimSpace(line)
+	if !strings.HasPrefix(t, open) {
+		return "", "", false
+	}
+	i := len(open)
+	for i < len(t) {
+		r, size := runeAt(t, i)
+		if r != '_' && !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			break
+		}
+		i += size
+	}
+	if i == len(open) || !strings.HasPrefix(t[i:], close) {
+		return "", "", false
+	}
+	return t[len(open):i], strings.TrimSpace(t[i+len(close):]), true
+}
+
+// missingFieldsError builds DSPy's message for output fields the reply
+// lacks; field is the first missing one.
+func missingFieldsError(adapter string, outs []Field, found []bool, field, text string) error {
+	var b strings.Builder
+	b.WriteString("Expected to find output fields in the LM response: [")
+	for i, f := range outs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.Name)
+	}
+	b.WriteString("] Actual output fields parsed from the LM response: [")
+	n := 0
+	for i, f := range outs {
+		if found[i] {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(f.Name)
+			n++
+		}
+	}
+	b.WriteString("]")
+	return &ParseError{Adapter: adapter, Field: field, Raw: text, Err: errors.New(b.String())}
+}
