@@ -51,15 +51,19 @@ func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 	if req == nil {
 		return errors.New("dspy: ChatAdapter.Format: nil request")
 	}
-	old25 := a.Layout == LayoutDSPy25
+	p := a.parts(sig)
+	demoReminder := "" // current DSPy repeats no reminder in demos
+	if a.Layout == LayoutDSPy25 {
+		demoReminder = p.reminder
+	}
 	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: a.system(sig)})
+	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
 
 	incomplete, complete := splitDemos(sig, demos)
 	for i, group := range [][]Example{incomplete, complete} {
 		partial := i == 0
 		for _, d := range group {
-			u, err := a.userContent(sig, map[string]any(d), partial, old25)
+			u, err := a.userContent(sig, map[string]any(d), partial, demoReminder)
 			if err != nil {
 				return fmt.Errorf("dspy: ChatAdapter: demo: %w", err)
 			}
@@ -70,7 +74,7 @@ func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
 		}
 	}
-	u, err := a.userContent(sig, in, false, true)
+	u, err := a.userContent(sig, in, false, p.reminder)
 	if err != nil {
 		return fmt.Errorf("dspy: ChatAdapter: %w", err)
 	}
@@ -113,6 +117,19 @@ func splitDemos(sig *Signature, demos []Example) (incomplete, complete []Example
 		}
 	}
 	return incomplete, complete
+}
+
+// parts returns the signature-dependent prompt parts, cached.
+func (a ChatAdapter) parts(sig *Signature) promptParts {
+	kind := promptChat
+	if a.Layout == LayoutDSPy25 {
+		kind = promptChat25
+	}
+	return cachedPrompt(sig, kind, func(s *Signature) promptParts {
+		var b strings.Builder
+		a.writeReminder(&b, s)
+		return promptParts{system: a.system(s), reminder: b.String()}
+	})
 }
 
 // system builds the system message.
@@ -171,19 +188,21 @@ func writeHeader(b *strings.Builder, name string) {
 }
 
 // userContent builds a user turn: the incomplete-demo prefix, the input
-// sections, and the output reminder when reminder is set.
-func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial, reminder bool) (string, error) {
+// sections, and the output reminder unless it is "".
+func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
 	old25 := a.Layout == LayoutDSPy25
 	var b strings.Builder
-	n := 200
+	n := len(reminder) + 4
+	if partial {
+		n += 90
+	}
 	for _, f := range sig.Inputs {
 		n += 16 + len(f.Name)
 		if s, ok := vals[f.Name].(string); ok {
 			n += len(s)
+		} else {
+			n += 64
 		}
-	}
-	for _, f := range sig.Outputs {
-		n += 16 + len(f.Name)
 	}
 	b.Grow(n)
 	if partial {
@@ -208,11 +227,11 @@ func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial, r
 			return "", fmt.Errorf("input field %q: %w", f.Name, err)
 		}
 	}
-	if reminder {
+	if reminder != "" {
 		if !first {
 			b.WriteString("\n\n")
 		}
-		a.writeReminder(&b, sig)
+		b.WriteString(reminder)
 	}
 	// DSPy strips the joined message.
 	return strings.TrimSpace(b.String()), nil

@@ -27,13 +27,18 @@ func (a JSONAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 	if req == nil {
 		return errors.New("dspy: JSONAdapter.Format: nil request")
 	}
+	p := cachedPrompt(sig, promptJSON, func(s *Signature) promptParts {
+		var b strings.Builder
+		a.writeReminder(&b, s)
+		return promptParts{system: a.system(s), reminder: b.String()}
+	})
 	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: a.system(sig)})
+	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
 	incomplete, complete := splitDemos(sig, demos)
 	for i, group := range [][]Example{incomplete, complete} {
 		partial := i == 0
 		for _, d := range group {
-			u, err := userSections(sig, d, partial, nil)
+			u, err := userSections(sig, d, partial, "")
 			if err != nil {
 				return fmt.Errorf("dspy: JSONAdapter: demo: %w", err)
 			}
@@ -44,7 +49,7 @@ func (a JSONAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
 		}
 	}
-	u, err := userSections(sig, in, false, a.writeReminder)
+	u, err := userSections(sig, in, false, p.reminder)
 	if err != nil {
 		return fmt.Errorf("dspy: JSONAdapter: %w", err)
 	}
@@ -101,8 +106,9 @@ func (JSONAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 }
 
 // userSections builds a user turn with `[[ ## name ## ]]` input sections (the
-// JSON adapter keeps ChatAdapter's user message), then the reminder if any.
-func userSections(sig *Signature, vals map[string]any, partial bool, reminder func(*strings.Builder, *Signature)) (string, error) {
+// JSON adapter keeps ChatAdapter's user message), then the reminder unless
+// it is "".
+func userSections(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
 	var b strings.Builder
 	if partial {
 		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
@@ -123,11 +129,11 @@ func userSections(sig *Signature, vals map[string]any, partial bool, reminder fu
 			return "", fmt.Errorf("input field %q: %w", f.Name, err)
 		}
 	}
-	if reminder != nil {
+	if reminder != "" {
 		if !first {
 			b.WriteString("\n\n")
 		}
-		reminder(&b, sig)
+		b.WriteString(reminder)
 	}
 	return strings.TrimSpace(b.String()), nil
 }

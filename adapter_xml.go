@@ -26,13 +26,16 @@ func (a XMLAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.R
 	if req == nil {
 		return errors.New("dspy: XMLAdapter.Format: nil request")
 	}
+	p := cachedPrompt(sig, promptXML, func(s *Signature) promptParts {
+		return promptParts{system: a.system(s), reminder: a.reminder(s)}
+	})
 	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: a.system(sig)})
+	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
 	incomplete, complete := splitDemos(sig, demos)
 	for i, group := range [][]Example{incomplete, complete} {
 		partial := i == 0
 		for _, d := range group {
-			u, err := a.user(sig, d, partial, false)
+			u, err := a.user(sig, d, partial, "")
 			if err != nil {
 				return fmt.Errorf("dspy: XMLAdapter: demo: %w", err)
 			}
@@ -43,7 +46,7 @@ func (a XMLAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.R
 			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
 		}
 	}
-	u, err := a.user(sig, in, false, true)
+	u, err := a.user(sig, in, false, p.reminder)
 	if err != nil {
 		return fmt.Errorf("dspy: XMLAdapter: %w", err)
 	}
@@ -88,7 +91,28 @@ func (XMLAdapter) system(sig *Signature) string {
 	return b.String()
 }
 
-func (XMLAdapter) user(sig *Signature, vals map[string]any, partial, reminder bool) (string, error) {
+// reminder is the user message's closing instruction, "" without outputs.
+func (XMLAdapter) reminder(sig *Signature) string {
+	if len(sig.Outputs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Respond with the corresponding output fields wrapped in XML tags ")
+	for i, f := range sig.Outputs {
+		if i > 0 {
+			b.WriteString(", then ")
+		}
+		b.WriteByte('`')
+		writeTag(&b, f.Name, false)
+		b.WriteByte('`')
+	}
+	b.WriteByte('.')
+	return b.String()
+}
+
+// user builds a user turn: the incomplete-demo prefix, the input tags, and
+// the reminder unless it is "".
+func (XMLAdapter) user(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
 	var b strings.Builder
 	if partial {
 		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
@@ -111,20 +135,11 @@ func (XMLAdapter) user(sig *Signature, vals map[string]any, partial, reminder bo
 		b.WriteByte('\n')
 		writeTag(&b, f.Name, true)
 	}
-	if reminder && len(sig.Outputs) > 0 {
+	if reminder != "" {
 		if !first {
 			b.WriteString("\n\n")
 		}
-		b.WriteString("Respond with the corresponding output fields wrapped in XML tags ")
-		for i, f := range sig.Outputs {
-			if i > 0 {
-				b.WriteString(", then ")
-			}
-			b.WriteByte('`')
-			writeTag(&b, f.Name, false)
-			b.WriteByte('`')
-		}
-		b.WriteByte('.')
+		b.WriteString(reminder)
 	}
 	return strings.TrimSpace(b.String()), nil
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+	"weak"
 )
 
 // This file holds the prompt pieces the three built-in adapters share: field
@@ -535,4 +538,66 @@ func runeAt(s string, i int) (rune, int) {
 		return rune(s[i]), 1
 	}
 	return utf8.DecodeRuneInString(s[i:])
+}
+
+// promptKind names a prompt layout whose per-signature parts are cached.
+type promptKind uint8
+
+const (
+	promptChat promptKind = iota
+	promptChat25
+	promptJSON
+	promptXML
+)
+
+// promptParts are the parts of a prompt that depend only on the signature.
+type promptParts struct {
+	system   string
+	reminder string // the user message's closing instruction
+}
+
+// promptKey identifies a signature without keeping it alive: the entry is
+// removed by a cleanup when the signature is collected.
+type promptKey struct {
+	sig  weak.Pointer[Signature]
+	kind promptKind
+}
+
+// promptEntry remembers which field slices and instructions the parts were
+// built from, so a signature whose fields were replaced (despite the
+// documented immutability) is rebuilt rather than served stale.
+type promptEntry struct {
+	instructions string
+	inputs       []Field
+	outputs      []Field
+	parts        promptParts
+}
+
+func (e *promptEntry) matches(sig *Signature) bool {
+	return e.instructions == sig.Instructions && sameFields(e.inputs, sig.Inputs) && sameFields(e.outputs, sig.Outputs)
+}
+
+func sameFields(a, b []Field) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// promptCache maps promptKey to *promptEntry. Building a system message
+// costs about a microsecond; a lookup costs tens of nanoseconds, which
+// matters for the per-call budget of Predict.
+var promptCache sync.Map
+
+// cachedPrompt returns the parts for sig, building them once per signature
+// and layout.
+func cachedPrompt(sig *Signature, kind promptKind, build func(*Signature) promptParts) promptParts {
+	key := promptKey{sig: weak.Make(sig), kind: kind}
+	if v, ok := promptCache.Load(key); ok {
+		if e := v.(*promptEntry); e.matches(sig) {
+			return e.parts
+		}
+	}
+	e := &promptEntry{instructions: sig.Instructions, inputs: sig.Inputs, outputs: sig.Outputs, parts: build(sig)}
+	if _, loaded := promptCache.Swap(key, e); !loaded {
+		runtime.AddCleanup(sig, func(k promptKey) { promptCache.Delete(k) }, key)
+	}
+	return e.parts
 }
