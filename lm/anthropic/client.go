@@ -1,0 +1,199 @@
+// Package anthropic is an lm.LM for Anthropic's Messages API: blocking and
+// streaming calls, tool use, extended thinking (surfaced as reasoning) and
+// usage with prompt-cache tokens.
+//
+// It speaks the wire itself, decoding the event stream with internal/sse
+// into small reused structs, rather than through anthropic-sdk-go: see
+// docs/decisions.md for the measurement behind that choice.
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// DefaultBaseURL is Anthropic's API root (without /v1).
+const DefaultBaseURL = "https://api.anthropic.com"
+
+// APIVersion is the anthropic-version header sent.
+const APIVersion = "2023-06-01"
+
+// DefaultMaxTokens is sent when neither the request nor the client sets a
+// limit: the Messages API requires one.
+const DefaultMaxTokens = 4096
+
+// Client calls one Anthropic model. It is safe for concurrent use.
+type Client struct {
+	model       string
+	baseURL     string
+	endpoint    string
+	apiKey      string
+	header      http.Header
+	hc          *http.Client
+	temperature *float64
+	maxTokens   int
+	retry       lm.RetryPolicy
+	idle        time.Duration
+}
+
+// Option configures a Client; the With functions of this package make them.
+type Option interface{ apply(*Client) }
+
+type optionFunc func(*Client)
+
+func (f optionFunc) apply(c *Client) { f(c) }
+
+// WithBaseURL sets the API root (default DefaultBaseURL); "/v1/messages" is
+// appended.
+func WithBaseURL(u string) Option { return optionFunc(func(c *Client) { c.baseURL = u }) }
+
+// WithAPIKey sets the key sent as x-api-key.
+func WithAPIKey(key string) Option { return optionFunc(func(c *Client) { c.apiKey = key }) }
+
+// WithHTTPClient replaces the HTTP client.
+func WithHTTPClient(hc *http.Client) Option {
+	return optionFunc(func(c *Client) {
+		if hc != nil {
+			c.hc = hc
+		}
+	})
+}
+
+// WithHeader adds a header to every request (e.g. anthropic-beta).
+func WithHeader(key, value string) Option {
+	return optionFunc(func(c *Client) { c.header.Add(key, value) })
+}
+
+// WithTemperature sets the temperature used when a request sets none.
+func WithTemperature(t float64) Option { return optionFunc(func(c *Client) { c.temperature = &t }) }
+
+// WithMaxTokens sets the output limit used when a request sets none
+// (default DefaultMaxTokens).
+func WithMaxTokens(n int) Option { return optionFunc(func(c *Client) { c.maxTokens = n }) }
+
+// WithRetry sets the retry policy; the zero RetryPolicy is the default.
+func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event (pings
+// included) arrives for d. Zero (default) waits as long as ctx allows.
+func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+
+// New returns a client for model.
+func New(model string, opts ...Option) *Client {
+	c := &Client{model: model, baseURL: DefaultBaseURL, header: http.Header{}, maxTokens: DefaultMaxTokens}
+	for _, o := range opts {
+		o.apply(c)
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
+	return c
+}
+
+// Model returns the model name requests use by default.
+func (c *Client) Model() string { return c.model }
+
+// defaultHTTPClient keeps many idle connections per host, for many
+// concurrent calls; see lm/openai for the same choice.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = 1024
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+})
+
+const provider = "anthropic"
+
+func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Response, http.Header, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("anthropic: %w", err)
+	}
+	h := hreq.Header
+	h["Content-Type"] = []string{"application/json"}
+	h["Anthropic-Version"] = []string{APIVersion}
+	if stream {
+		h["Accept"] = []string{"text/event-stream"}
+	}
+	if c.apiKey != "" {
+		h["X-Api-Key"] = []string{c.apiKey}
+	}
+	for k, v := range c.header {
+		h[k] = v
+	}
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("anthropic: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := c.errorFrom(b, resp.Header)
+		e.StatusCode = resp.StatusCode
+		if e.Message == "" && e.Type == "" {
+			e.Message = http.StatusText(resp.StatusCode)
+		}
+		return nil, resp.Header, e
+	}
+	return resp, resp.Header, nil
+}
+
+// errorFrom reads {"type":"error","error":{"type":...,"message":...}}.
+func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
+	var env struct {
+		Error *struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	e := &lm.APIError{Provider: provider, RequestID: h.Get("Request-Id")}
+	if json.Unmarshal(b, &env) == nil && env.Error != nil {
+		e.Type, e.Message = env.Error.Type, env.Error.Message
+	} else if s := strings.TrimSpace(string(b)); s != "" {
+		e.Message = s[:min(len(s), 500)]
+	}
+	if len(c.apiKey) >= 4 {
+		e.Message = strings.ReplaceAll(e.Message, c.apiKey, "[redacted]")
+	}
+	return e
+}
+
+// Generate makes a blocking Messages call, retrying as the policy allows.
+func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
+	body, err := c.encode(req, false)
+	if err != nil {
+		return nil, err
+	}
+	var out *lm.Response
+	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+		resp, h, err := c.post(ctx, body, false)
+		if err != nil {
+			return h, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return h, fmt.Errorf("anthropic: reading response: %w", err)
+		}
+		out, err = decodeMessage(b)
+		return h, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var errNoFinish = errors.New("stream ended before message_stop")

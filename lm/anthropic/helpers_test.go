@@ -1,0 +1,68 @@
+package anthropic_test
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// summary is what a conformance test compares: the whole response, with
+// long texts cut to a head, a tail and a length.
+type summary struct {
+	ID, Model, Finish string
+	Usage             lm.Usage
+	TextLen           int
+	TextHead          string
+	TextTail          string
+	ReasoningLen      int
+	ReasoningHead     string
+	Calls             []lm.ToolCall
+}
+
+func summarize(r *lm.Response) summary {
+	m := r.Choices[0].Message
+	return summary{
+		ID: r.ID, Model: r.Model, Finish: r.Choices[0].FinishReason, Usage: r.Usage,
+		TextLen: len(m.Content), TextHead: head(m.Content, 40), TextTail: tail(m.Content, 20),
+		ReasoningLen: len(m.Reasoning), ReasoningHead: head(m.Reasoning, 40), Calls: m.ToolCalls,
+	}
+}
+
+func head(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// pieceServer serves body as an event stream written in small random
+// pieces with a flush after each, so every boundary case of the decoder is
+// met: splits inside a line, a field name, a UTF-8 sequence or an escape.
+func pieceServer(t *testing.T, body []byte, seed uint64) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		rng := rand.New(rand.NewPCG(seed, 1))
+		for b := body; len(b) > 0; {
+			n := min(len(b), 1+rng.IntN(48))
+			if _, err := w.Write(b[:n]); err != nil {
+				return
+			}
+			rc.Flush()
+			b = b[n:]
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
