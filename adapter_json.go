@@ -291,7 +291,7 @@ func (m jsonMember) coerce(t Type) (any, error) {
 		if s, ok := m.value.(string); ok {
 			return s, nil
 		}
-		if m.raw != "" {
+		if m.raw != "" && m.value != nil {
 			return strings.TrimSpace(m.raw), nil // as the LM wrote it
 		}
 	}
