@@ -195,32 +195,31 @@ func (p *sigParser) parse() (*Signature, error) {
 	if strings.Count(p.src, "->") > 1 {
 		return nil, p.fail(arrow+2+strings.Index(p.src[arrow+2:], "->"), "more than one \"->\"")
 	}
-	ins, err := p.fields(0, arrow, "inputs")
+	ins, inPos, err := p.fields(0, arrow, "inputs")
 	if err != nil {
 		return nil, err
 	}
-	outs, err := p.fields(arrow+2, len(p.src), "outputs")
+	outs, outPos, err := p.fields(arrow+2, len(p.src), "outputs")
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
-	for _, list := range [][]Field{ins, outs} {
-		for _, f := range list {
-			if seen[f.Name] {
-				return nil, p.fail(strings.Index(p.src[arrow:], f.Name)+arrow, "duplicate field name %q", f.Name)
-			}
-			seen[f.Name] = true
+	all, pos := append(append([]Field(nil), ins...), outs...), append(inPos, outPos...)
+	for i, f := range all {
+		if seen[f.Name] {
+			return nil, p.fail(pos[i], "duplicate field name %q", f.Name)
 		}
+		seen[f.Name] = true
 	}
 	return &Signature{Inputs: ins, Outputs: outs}, nil
 }
 
-// fields parses the comma-separated field list in src[start:end].
-func (p *sigParser) fields(start, end int, side string) ([]Field, error) {
+// fields parses the comma-separated field list in src[start:end]; pos holds
+// the offset of each field's name.
+func (p *sigParser) fields(start, end int, side string) (out []Field, pos []int, err error) {
 	if strings.TrimSpace(p.src[start:end]) == "" {
-		return nil, p.fail(start, "no %s: the %s side is empty", side, side)
+		return nil, nil, p.fail(start, "no %s: the %s side is empty", side, side)
 	}
-	var out []Field
 	i := start
 	for i <= end {
 		// Find the next top-level comma (outside brackets and quotes).
@@ -246,12 +245,13 @@ func (p *sigParser) fields(start, end int, side string) ([]Field, error) {
 		}
 		f, err := p.field(i, j)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, f)
+		pos = append(pos, i+len(p.src[i:j])-len(strings.TrimLeft(p.src[i:j], " \t\n")))
 		i = j + 1
 	}
-	return out, nil
+	return out, pos, nil
 }
 
 func (p *sigParser) field(start, end int) (Field, error) {

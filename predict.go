@@ -1,0 +1,317 @@
+package dspy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// ErrNoLM is returned when a module runs with no LM configured anywhere.
+var ErrNoLM = errors.New("dspy: no LM configured: call dspy.Configure(dspy.WithLM(m)), use dspy.WithSettings(ctx, dspy.WithLM(m)), or give the module its own with dspy.WithLM")
+
+// InputError reports inputs that do not match the signature.
+type InputError struct {
+	Signature *Signature
+	Field     string
+	Missing   bool // false: the field is not an input of the signature
+}
+
+func (e *InputError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("dspy: missing input field %q for signature %q", e.Field, e.Signature.String())
+	}
+	var names []string
+	for _, f := range e.Signature.Inputs {
+		names = append(names, f.Name)
+	}
+	return fmt.Sprintf("dspy: unknown input field %q for signature %q (inputs are: %s)", e.Field, e.Signature.String(), strings.Join(names, ", "))
+}
+
+// PredictOption configures one Predict (or ChainOfThought).
+type PredictOption interface {
+	applyPredict(*predictConfig)
+}
+
+type predictConfig struct {
+	lm          lm.LM
+	adapter     Adapter
+	temperature *float64
+	maxTokens   int
+	n           int
+	stop        []string
+	extra       map[string]any
+	demos       []Example
+	name        string
+}
+
+type predictOptionFunc func(*predictConfig)
+
+func (f predictOptionFunc) applyPredict(c *predictConfig) { f(c) }
+
+// Temperature sets the sampling temperature of a module's LM calls.
+func Temperature(t float64) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.temperature = &t })
+}
+
+// MaxTokens caps the tokens of each reply.
+func MaxTokens(n int) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.maxTokens = n })
+}
+
+// N asks for n completions per call; the Prediction holds the first and
+// Completions all of them.
+func N(n int) PredictOption { return predictOptionFunc(func(c *predictConfig) { c.n = n }) }
+
+// Stop sets stop sequences.
+func Stop(s ...string) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.stop = s })
+}
+
+// Extra sets provider-specific request fields (lm.Request.Extra).
+func Extra(fields map[string]any) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.extra = fields })
+}
+
+// Demos sets few-shot demonstrations.
+func Demos(d ...Example) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.demos = d })
+}
+
+// Name gives the predictor an explicit path segment, used instead of its
+// field name when predictors are listed (NamedPredictors).
+func Name(name string) PredictOption {
+	return predictOptionFunc(func(c *predictConfig) { c.name = name })
+}
+
+// Predict is the basic module: it formats the inputs with an adapter, calls
+// the LM and parses the reply into the signature's outputs. A Predict is safe
+// for concurrent use; its configuration is fixed at construction.
+type Predict struct {
+	sig *Signature
+	cfg predictConfig
+}
+
+// NewPredict returns a Predict for a signature given as a string
+// ("question -> answer") or a *Signature. A malformed signature string
+// panics, as MustSignature does: pass a *Signature from ParseSignature to
+// handle the error.
+func NewPredict[S string | *Signature](sig S, opts ...PredictOption) *Predict {
+	p := &Predict{sig: toSignature(sig)}
+	for _, o := range opts {
+		o.applyPredict(&p.cfg)
+	}
+	return p
+}
+
+func toSignature[S string | *Signature](sig S) *Signature {
+	switch s := any(sig).(type) {
+	case string:
+		return MustSignature(s)
+	case *Signature:
+		if s == nil {
+			panic("dspy: nil *Signature")
+		}
+		return s
+	}
+	panic("unreachable")
+}
+
+// Signature returns the predictor's signature.
+func (p *Predict) Signature() *Signature { return p.sig }
+
+// Demos returns the predictor's few-shot demonstrations.
+func (p *Predict) Demos() []Example { return slices.Clone(p.cfg.demos) }
+
+// Call runs the predictor: dspy.Call(ctx, p, in).
+func (p *Predict) Call(ctx context.Context, in Inputs) (*Prediction, error) {
+	return Call(ctx, p, in)
+}
+
+// ACall starts the predictor and returns its Future.
+func (p *Predict) ACall(ctx context.Context, in Inputs) *Future[*Prediction] {
+	return ACall(ctx, p, in)
+}
+
+// Forward implements Module.
+func (p *Predict) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
+	if err := checkInputs(p.sig, in); err != nil {
+		return nil, err
+	}
+	s := current(ctx)
+	model := p.cfg.lm
+	if model == nil {
+		model = s.lm
+	}
+	if model == nil {
+		return nil, ErrNoLM
+	}
+	adapter := p.cfg.adapter
+	if adapter == nil {
+		adapter = s.adapter
+	}
+	if adapter == nil {
+		adapter = ChatAdapter{}
+	}
+	pred, err := p.run(ctx, &s, model, adapter, in)
+	var pe *ParseError
+	if err != nil && errors.As(err, &pe) {
+		if fb, ok := adapter.(FallbackAdapter); ok {
+			if next := fb.Fallback(); next != nil {
+				pred, err = p.run(ctx, &s, model, next, in)
+			}
+		}
+	}
+	return pred, err
+}
+
+func checkInputs(sig *Signature, in Inputs) error {
+	for _, f := range sig.Inputs {
+		if _, ok := in[f.Name]; !ok {
+			return &InputError{Signature: sig, Field: f.Name, Missing: true}
+		}
+	}
+	if len(in) > len(sig.Inputs) {
+		for k := range in {
+			if _, ok := sig.Input(k); !ok {
+				return &InputError{Signature: sig, Field: k}
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Predict) request() *lm.Request {
+	req := &lm.Request{
+		Temperature: p.cfg.temperature,
+		MaxTokens:   p.cfg.maxTokens,
+		N:           p.cfg.n,
+		Stop:        p.cfg.stop,
+	}
+	if p.cfg.extra != nil {
+		req.Extra = p.cfg.extra
+	}
+	return req
+}
+
+// run formats, calls the LM (streaming when a listener wants it) and parses.
+func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Adapter, in Inputs) (*Prediction, error) {
+	traced := len(s.traces) > 0
+	var info CallInfo
+	if traced || s.stream != nil {
+		ctx, _, info = beginCall(ctx)
+	}
+
+	req := p.request()
+	if traced {
+		fire(ctx, s, func(t *Trace) func(context.Context, FormatStartInfo) { return t.FormatStart },
+			FormatStartInfo{CallInfo: info, Adapter: adapter, Signature: p.sig, Inputs: in})
+	}
+	err := adapter.Format(p.sig, p.cfg.demos, in, req)
+	if traced {
+		fire(ctx, s, func(t *Trace) func(context.Context, FormatEndInfo) { return t.FormatEnd },
+			FormatEndInfo{CallInfo: info, Adapter: adapter, Messages: req.Messages, Err: err})
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	var sink ChunkSink
+	if s.stream != nil {
+		sink, err = s.stream.Open(ctx, p, info, p.sig, adapter)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if traced {
+		fire(ctx, s, func(t *Trace) func(context.Context, LMStartInfo) { return t.LMStart },
+			LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil})
+	}
+	var resp *lm.Response
+	if sink != nil {
+		resp, err = streamLM(ctx, model, req, sink)
+	} else {
+		resp, err = model.Generate(ctx, req)
+	}
+	if traced {
+		fire(ctx, s, func(t *Trace) func(context.Context, LMEndInfo) { return t.LMEnd },
+			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err})
+	}
+	if err != nil {
+		return nil, err
+	}
+	recordUsage(ctx, resp.Usage)
+	if len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("dspy: LM returned no choices")
+	}
+
+	pred := &Prediction{Usage: resp.Usage}
+	for i, ch := range resp.Choices {
+		text := ch.Message.Content
+		if traced {
+			fire(ctx, s, func(t *Trace) func(context.Context, ParseStartInfo) { return t.ParseStart },
+				ParseStartInfo{CallInfo: info, Adapter: adapter, Signature: p.sig, Text: text})
+		}
+		vals, err := adapter.Parse(p.sig, text)
+		if err == nil && ch.Message.Reasoning != "" {
+			// A provider's native reasoning fills a "reasoning" output the
+			// reply itself left out.
+			if _, ok := p.sig.Output("reasoning"); ok {
+				if v, _ := vals["reasoning"].(string); v == "" {
+					vals["reasoning"] = ch.Message.Reasoning
+				}
+			}
+		}
+		if traced {
+			fire(ctx, s, func(t *Trace) func(context.Context, ParseEndInfo) { return t.ParseEnd },
+				ParseEndInfo{CallInfo: info, Adapter: adapter, Outputs: vals, Err: err})
+		}
+		if err != nil {
+			if i == 0 {
+				return nil, err
+			}
+			continue // DSPy drops unparsable extra completions
+		}
+		if i == 0 {
+			pred.values = vals
+			pred.names = outputNames(p.sig)
+		}
+		if len(resp.Choices) > 1 {
+			pred.Completions = append(pred.Completions, vals)
+		}
+	}
+	return pred, nil
+}
+
+func outputNames(sig *Signature) []string {
+	names := make([]string, len(sig.Outputs))
+	for i, f := range sig.Outputs {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// streamLM streams the LM reply into sink and assembles the response.
+func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink ChunkSink) (resp *lm.Response, err error) {
+	defer func() { sink.Close(err) }()
+	var acc lm.Accumulator
+	n := 0
+	for c, serr := range model.Stream(ctx, req) {
+		if serr != nil {
+			if n == 0 {
+				return nil, serr
+			}
+			return nil, &lm.StreamError{Partial: acc.Response(), Err: serr}
+		}
+		n++
+		acc.Add(c)
+		if err := sink.Chunk(c); err != nil {
+			return nil, err
+		}
+	}
+	r := acc.Response()
+	return &r, nil
+}

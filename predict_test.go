@@ -1,0 +1,221 @@
+package dspy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestPredictCall(t *testing.T) {
+	model := dspytest.NewScriptedLM(dspytest.ChatReply("answer", "Paris"))
+	ctx := WithSettings(context.Background(), WithLM(model))
+	pred, err := NewPredict("question -> answer").Call(ctx, Inputs{"question": "What is the capital of France?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pred.Get("answer"); got != "Paris" {
+		t.Errorf("Predict answer = %v, want Paris", got)
+	}
+	reqs := model.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("LM got %d requests, want 1", len(reqs))
+	}
+	last := reqs[0].Messages[len(reqs[0].Messages)-1].Content
+	if !strings.Contains(last, "What is the capital of France?") {
+		t.Errorf("user message %q does not contain the question", last)
+	}
+	if pred.Usage.TotalTokens == 0 {
+		t.Error("Prediction.Usage is zero, want the LM's usage")
+	}
+}
+
+func TestPredictTypedOutputs(t *testing.T) {
+	model := dspytest.NewScriptedLM(dspytest.ChatReply("count", "3", "ok", "true", "tags", `["a", "b"]`))
+	ctx := WithSettings(context.Background(), WithLM(model))
+	pred, err := NewPredict("text -> count: int, ok: bool, tags: list[str]").Call(ctx, Inputs{"text": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := pred.Int("count")
+	if err != nil || n != 3 {
+		t.Errorf("Int(count) = %v, %v; want 3", n, err)
+	}
+	var out struct {
+		Count int      `json:"count"`
+		OK    bool     `json:"ok"`
+		Tags  []string `json:"tags"`
+	}
+	if err := pred.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a", "b"}, out.Tags); d != "" || !out.OK || out.Count != 3 {
+		t.Errorf("Decode = %+v (tags diff %s)", out, d)
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	reply := dspytest.ChatReply("answer", "x")
+	tests := []struct {
+		name    string
+		lm      lm.LM
+		in      Inputs
+		wantErr string
+		check   func(t *testing.T, err error)
+	}{
+		{
+			name: "missing input", lm: dspytest.Repeat(reply), in: Inputs{},
+			wantErr: `dspy: missing input field "question" for signature "question -> answer"`,
+			check: func(t *testing.T, err error) {
+				var ie *InputError
+				if !errors.As(err, &ie) || ie.Field != "question" || !ie.Missing {
+					t.Errorf("error %v is not a missing-field *InputError", err)
+				}
+			},
+		},
+		{
+			name: "unknown input", lm: dspytest.Repeat(reply), in: Inputs{"question": "q", "qestion": "typo"},
+			wantErr: `dspy: unknown input field "qestion" for signature "question -> answer" (inputs are: question)`,
+		},
+		{
+			name: "no LM", lm: nil, in: Inputs{"question": "q"},
+			wantErr: ErrNoLM.Error(),
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, ErrNoLM) {
+					t.Errorf("errors.Is(err, ErrNoLM) = false for %v", err)
+				}
+			},
+		},
+		{
+			name: "unparsable reply", lm: dspytest.Repeat("I don't know the format, sorry."), in: Inputs{"question": "q"},
+			check: func(t *testing.T, err error) {
+				var pe *ParseError
+				if !errors.As(err, &pe) {
+					t.Fatalf("error %v is not a *ParseError", err)
+				}
+				if pe.Raw != "I don't know the format, sorry." {
+					t.Errorf("ParseError.Raw = %q, want the LM text", pe.Raw)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tt.lm != nil {
+				ctx = WithSettings(ctx, WithLM(tt.lm))
+			}
+			_, err := NewPredict("question -> answer").Call(ctx, tt.in)
+			if err == nil {
+				t.Fatal("Call succeeded, want an error")
+			}
+			if tt.wantErr != "" && err.Error() != tt.wantErr {
+				t.Errorf("error = %q\nwant    %q", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+		})
+	}
+}
+
+func TestPredictOwnLMWins(t *testing.T) {
+	global := dspytest.Repeat(dspytest.ChatReply("answer", "global"))
+	own := dspytest.Repeat(dspytest.ChatReply("answer", "own"))
+	ctx := WithSettings(context.Background(), WithLM(global))
+	pred, err := NewPredict("question -> answer", WithLM(own)).Call(ctx, Inputs{"question": "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pred.Get("answer"); got != "own" {
+		t.Errorf("answer = %v, want own (the module's LM wins)", got)
+	}
+}
+
+func TestConfigureAndScopedSettings(t *testing.T) {
+	t.Cleanup(func() { defaults.Store(nil) })
+	Configure(WithLM(dspytest.Repeat(dspytest.ChatReply("answer", "default"))))
+	p := NewPredict("question -> answer")
+	in := Inputs{"question": "q"}
+
+	pred, err := p.Call(context.Background(), in)
+	if err != nil || pred.Get("answer") != "default" {
+		t.Fatalf("with Configure: %v, %v", pred.Get("answer"), err)
+	}
+	scoped := WithSettings(context.Background(), WithLM(dspytest.Repeat(dspytest.ChatReply("answer", "scoped"))))
+	// The scoped setting follows the call into another goroutine.
+	pred, err = p.ACall(scoped, in).Await(scoped)
+	if err != nil || pred.Get("answer") != "scoped" {
+		t.Fatalf("with WithSettings: %v, %v", pred.Get("answer"), err)
+	}
+
+	// Configure may run while calls do (go test -race checks this).
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				Configure(WithLM(dspytest.Repeat(dspytest.ChatReply("answer", "default"))))
+				return
+			}
+			if _, err := p.Call(context.Background(), in); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestChatFallsBackToJSON(t *testing.T) {
+	model := dspytest.NewScriptedLM("no markers here", `{"answer": "42"}`)
+	ctx := WithSettings(context.Background(), WithLM(model))
+	pred, err := NewPredict("question -> answer").Call(ctx, Inputs{"question": "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pred.Get("answer") != "42" {
+		t.Errorf("answer = %v, want 42 from the JSON fallback", pred.Get("answer"))
+	}
+	reqs := model.Requests()
+	if len(reqs) != 2 || reqs[1].ResponseFormat == nil {
+		t.Errorf("want a second request with a response format, got %d requests", len(reqs))
+	}
+}
+
+func TestChainOfThought(t *testing.T) {
+	model := dspytest.NewScriptedLM(dspytest.ChatReply("reasoning", "Tides follow the moon.", "answer", "The moon's gravity"))
+	ctx := WithSettings(context.Background(), WithLM(model))
+	cot := NewChainOfThought("question -> answer")
+	pred, err := cot.Call(ctx, Inputs{"question": "What causes tides?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"reasoning", "answer"}, pred.Names()); d != "" {
+		t.Errorf("Names (-want +got):\n%s", d)
+	}
+	if pred.Get("reasoning") != "Tides follow the moon." || pred.Get("answer") != "The moon's gravity" {
+		t.Errorf("prediction = %v", pred.Fields())
+	}
+}
+
+func TestNCompletions(t *testing.T) {
+	model := dspytest.Repeat(dspytest.ChatReply("answer", "a"))
+	ctx := WithSettings(context.Background(), WithLM(model))
+	pred, err := NewPredict("question -> answer", N(3), Temperature(0.7), MaxTokens(50)).Call(ctx, Inputs{"question": "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pred.Completions) != 3 {
+		t.Errorf("len(Completions) = %d, want 3", len(pred.Completions))
+	}
+	req := model.Requests()[0]
+	if req.N != 3 || req.MaxTokens != 50 || req.Temperature == nil || *req.Temperature != 0.7 {
+		t.Errorf("request options = n %d, max %d, temp %v", req.N, req.MaxTokens, req.Temperature)
+	}
+}

@@ -1,0 +1,210 @@
+package dspy
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// Trace is a set of hooks that observe a program run: DSPy's callbacks, in
+// the shape of net/http/httptrace.ClientTrace. Every field is optional.
+// Install a Trace with WithTrace (Configure or WithSettings); several traces
+// compose and fire in the order they were installed.
+//
+// Hooks run synchronously on the goroutine that does the work, so they see
+// events in order and must be quick. A hook that panics is recovered and
+// logged; it never breaks the program. Hooks of concurrent calls run
+// concurrently; a hook that keeps state must lock it.
+type Trace struct {
+	ModuleStart func(ctx context.Context, info ModuleStartInfo)
+	ModuleEnd   func(ctx context.Context, info ModuleEndInfo)
+	LMStart     func(ctx context.Context, info LMStartInfo)
+	LMEnd       func(ctx context.Context, info LMEndInfo)
+	FormatStart func(ctx context.Context, info FormatStartInfo)
+	FormatEnd   func(ctx context.Context, info FormatEndInfo)
+	ParseStart  func(ctx context.Context, info ParseStartInfo)
+	ParseEnd    func(ctx context.Context, info ParseEndInfo)
+	ToolStart   func(ctx context.Context, info ToolStartInfo)
+	ToolEnd     func(ctx context.Context, info ToolEndInfo)
+}
+
+// CallInfo identifies one hooked call. IDs are unique within the process;
+// ParentID is the ID of the enclosing call, 0 at the top.
+type CallInfo struct {
+	ID       uint64
+	ParentID uint64
+}
+
+// ModuleStartInfo describes a module call that is starting.
+type ModuleStartInfo struct {
+	CallInfo
+	Module Module
+	Inputs Inputs
+}
+
+// ModuleEndInfo describes a module call that ended.
+type ModuleEndInfo struct {
+	CallInfo
+	Module     Module
+	Prediction *Prediction
+	Err        error
+}
+
+// LMStartInfo describes an LM request about to be sent.
+type LMStartInfo struct {
+	CallInfo
+	LM      lm.LM
+	Request *lm.Request
+	// Stream reports that the reply will be streamed.
+	Stream bool
+}
+
+// LMEndInfo describes an LM request that ended.
+type LMEndInfo struct {
+	CallInfo
+	LM       lm.LM
+	Response *lm.Response
+	Err      error
+}
+
+// FormatStartInfo describes an adapter about to build a prompt.
+type FormatStartInfo struct {
+	CallInfo
+	Adapter   Adapter
+	Signature *Signature
+	Inputs    Inputs
+}
+
+// FormatEndInfo describes the prompt an adapter built.
+type FormatEndInfo struct {
+	CallInfo
+	Adapter  Adapter
+	Messages []lm.Message
+	Err      error
+}
+
+// ParseStartInfo describes an adapter about to parse a reply.
+type ParseStartInfo struct {
+	CallInfo
+	Adapter   Adapter
+	Signature *Signature
+	Text      string
+}
+
+// ParseEndInfo describes the values an adapter parsed.
+type ParseEndInfo struct {
+	CallInfo
+	Adapter Adapter
+	Outputs map[string]any
+	Err     error
+}
+
+// ToolStartInfo describes a tool call that is starting.
+type ToolStartInfo struct {
+	CallInfo
+	Tool *Tool
+	Args map[string]any
+}
+
+// ToolEndInfo describes a tool call that ended.
+type ToolEndInfo struct {
+	CallInfo
+	Tool   *Tool
+	Result any
+	Err    error
+}
+
+// callIDs numbers hooked calls. An atomic counter, not configuration: it is
+// the one other piece of package state, and nothing can set it.
+var callIDs atomic.Uint64
+
+type callKey struct{}
+
+// callFrame is the call in progress in a context.
+type callFrame struct {
+	id     uint64
+	parent *callFrame
+	usage  *usageCounter // non-nil when this module call counts usage
+}
+
+// beginCall returns a context for a new nested call and its CallInfo.
+func beginCall(ctx context.Context) (context.Context, *callFrame, CallInfo) {
+	parent, _ := ctx.Value(callKey{}).(*callFrame)
+	f := &callFrame{id: callIDs.Add(1), parent: parent}
+	info := CallInfo{ID: f.id}
+	if parent != nil {
+		info.ParentID = parent.id
+	}
+	return context.WithValue(ctx, callKey{}, f), f, info
+}
+
+// CurrentCall returns the innermost hooked call of ctx (module, LM or tool)
+// and whether there is one.
+func CurrentCall(ctx context.Context) (CallInfo, bool) {
+	f, ok := ctx.Value(callKey{}).(*callFrame)
+	if !ok {
+		return CallInfo{}, false
+	}
+	info := CallInfo{ID: f.id}
+	if f.parent != nil {
+		info.ParentID = f.parent.id
+	}
+	return info, true
+}
+
+// fire runs hook h of every trace in s, recovering panics.
+func fire[I any](ctx context.Context, s *settings, pick func(*Trace) func(context.Context, I), info I) {
+	for _, t := range s.traces {
+		if t == nil {
+			continue
+		}
+		if h := pick(t); h != nil {
+			safeHook(ctx, s, h, info)
+		}
+	}
+}
+
+func safeHook[I any](ctx context.Context, s *settings, h func(context.Context, I), info I) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.ErrorContext(ctx, "dspy: trace hook panicked", "hook", fmt.Sprintf("%T", info), "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	h(ctx, info)
+}
+
+// Compose returns a Trace whose hooks call a's hook and then b's. Either may
+// be nil.
+func (a *Trace) Compose(b *Trace) *Trace {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return &Trace{
+		ModuleStart: compose(a.ModuleStart, b.ModuleStart),
+		ModuleEnd:   compose(a.ModuleEnd, b.ModuleEnd),
+		LMStart:     compose(a.LMStart, b.LMStart),
+		LMEnd:       compose(a.LMEnd, b.LMEnd),
+		FormatStart: compose(a.FormatStart, b.FormatStart),
+		FormatEnd:   compose(a.FormatEnd, b.FormatEnd),
+		ParseStart:  compose(a.ParseStart, b.ParseStart),
+		ParseEnd:    compose(a.ParseEnd, b.ParseEnd),
+		ToolStart:   compose(a.ToolStart, b.ToolStart),
+		ToolEnd:     compose(a.ToolEnd, b.ToolEnd),
+	}
+}
+
+func compose[I any](f, g func(context.Context, I)) func(context.Context, I) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(ctx context.Context, i I) { f(ctx, i); g(ctx, i) }
+}
