@@ -9,6 +9,7 @@ import (
 // JSON states, outside string contents.
 const (
 	jsonPre   = iota // before the object's '{' (prose, a ``` fence)
+	jsonOpen         // after a '{' that may start the object
 	jsonKey          // expecting a key or the end of the object
 	jsonInKey        // in a key
 	jsonColon        // after a key
@@ -35,8 +36,9 @@ var plainJSON = func() (t [256]bool) {
 	return t
 }()
 
-// JSON parses a reply in JSONAdapter's format: a JSON object starting at the
-// reply's first '{', possibly after prose or inside a ``` fence. A top-level
+// JSON parses a reply in JSONAdapter's format: a JSON object, possibly after
+// prose or inside a ``` fence, starting at the first '{' that is followed by
+// a key (or by '}'). A top-level
 // key that names an output field streams its value: a string's decoded text
 // (as encoding/json decodes it, invalid UTF-8 and lone surrogates becoming
 // U+FFFD), any other value's JSON text without the surrounding space. The
@@ -159,8 +161,20 @@ func (p *JSON) step(s string, i int, emit func(Chunk)) int {
 		if k < 0 {
 			return len(s)
 		}
-		p.st = jsonKey
+		p.st = jsonOpen
 		return i + k + 1
+	case jsonOpen:
+		// The object is the first '{' followed by a key or '}': a brace in
+		// prose before it ("use {x}") is skipped, as Parse skips it.
+		switch c := s[i]; {
+		case isJSONSpace(c):
+			return i + 1
+		case c == '"' || c == '}':
+			p.st = jsonKey
+		default:
+			p.st = jsonPre
+		}
+		return i
 	case jsonKey, jsonColon, jsonValue, jsonAfter:
 		c := s[i]
 		if isJSONSpace(c) {

@@ -127,7 +127,7 @@ func genJSONValue(r *rand.Rand, depth int) string {
 // prose, with duplicate and unknown keys.
 func genJSON(r *rand.Rand) string {
 	var b strings.Builder
-	b.WriteString(pick(r, "", "```json\n", "```\n", "Here you go:\n", " \n"))
+	b.WriteString(pick(r, "", "```json\n", "```\n", "Here you go:\n", " \n", "Use {x} and {\n\t", "{ {{\n```json\n"))
 	b.WriteString(pick(r, "{", "{\n  ", "{ "))
 	names := []string{"reasoning", "answer", "x_1", "other", "answer", "nested"}
 	n := r.IntN(5)

@@ -80,15 +80,19 @@ func refXML(reply string, fields []string) map[string]string {
 	}
 }
 
-// refJSON: the object starting at the first '{', decoded by encoding/json;
-// a string value is its decoded text, any other value its JSON text. The
-// first of duplicate keys wins. A reply that is not such an object is an
-// error.
+// objectStart matches the start of a JSON object: a brace and a key or '}'.
+var objectStart = regexp.MustCompile(`\{[ \t\r\n]*["}]`)
+
+// refJSON: the object starting at the first '{' followed by a key or '}',
+// decoded by encoding/json; a string value is its decoded text, any other
+// value its JSON text. The first of duplicate keys wins. A reply that is not
+// such an object is an error.
 func refJSON(reply string, fields []string) (map[string]string, error) {
-	k := strings.IndexByte(reply, '{')
-	if k < 0 {
+	loc := objectStart.FindStringIndex(reply)
+	if loc == nil {
 		return nil, errors.New("no object")
 	}
+	k := loc[0]
 	want := map[string]bool{}
 	for _, f := range fields {
 		want[f] = true
