@@ -30,6 +30,18 @@ const (
 // shows the structure with `[[ ## name ## ]]` markers and states the
 // objective; the LM answers with one marked section per output field,
 // ending with `[[ ## completed ## ]]`. The zero value is ready to use.
+//
+// Input values are written as DSPy writes them: strings as they are, other
+// scalars as Python prints them (True, None, 2.0 for a float field), a list
+// given for a str field as a numbered list of «items», and containers as
+// JSON (Go maps with sorted keys).
+//
+// Parsed values of all built-in adapters have these Go types: str and
+// Literal → string; int → int; float → float64; bool → bool; list[T] →
+// []any and dict[K, V] → map[string]any with elements coerced to T or V;
+// Any → whatever the JSON decoder yields (numbers as float64). List and dict
+// text is read as JSON, or failing that as a Python literal (single quotes,
+// True/False/None, tuples), which is parsed, never evaluated.
 type ChatAdapter struct {
 	// Layout selects the prompt layout; the zero value is current DSPy's.
 	Layout ChatLayout
