@@ -123,6 +123,13 @@ func toSignature[S string | *Signature](sig S) *Signature {
 // Signature returns the predictor's signature.
 func (p *Predict) Signature() *Signature { return p.sig }
 
+// Adapter returns the predictor's own adapter, or nil when it uses the
+// settings' adapter.
+func (p *Predict) Adapter() Adapter { return p.cfg.adapter }
+
+// LM returns the predictor's own LM, or nil when it uses the settings' LM.
+func (p *Predict) LM() lm.LM { return p.cfg.lm }
+
 // Demos returns the predictor's few-shot demonstrations.
 func (p *Predict) Demos() []Example { return slices.Clone(p.cfg.demos) }
 

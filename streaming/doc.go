@@ -1,0 +1,32 @@
+// Package streaming turns any godspy program into a stream: per output field,
+// the text chunks the LM writes, as it writes them; status messages from the
+// LM, module and tool hooks; and the final Prediction.
+//
+//	prog, err := streaming.Streamify(dspy.NewChainOfThought("question -> answer"),
+//		streaming.WithListeners(streaming.NewListener("answer")),
+//		streaming.WithStatus(myStatus{}))
+//	for ev, err := range prog.Stream(ctx, dspy.Inputs{"question": "What causes tides?"}) {
+//		if err != nil {
+//			return err
+//		}
+//		switch e := ev.(type) {
+//		case *streaming.StatusMessage:
+//			fmt.Println("[", e.Message, "]")
+//		case *streaming.StreamResponse:
+//			fmt.Print(e.Chunk)
+//		case *streaming.Final:
+//			fmt.Println("\n", e.Prediction.Get("answer"))
+//		}
+//	}
+//
+// Stream is the synchronous style (a range loop); Chan serves select loops;
+// Handler serves a program over HTTP as server-sent events.
+//
+// # Listener contract
+//
+// For every way the LM's reply is cut into chunks: the Chunks of one field
+// occurrence concatenate to exactly the field's parsed value; exactly the
+// last of them has IsLastChunk (also when the end marker never comes); no
+// adapter marker text appears in a chunk; and text is held back only while
+// it could still be the start of an end marker.
+package streaming

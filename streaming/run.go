@@ -1,0 +1,208 @@
+package streaming
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/lm"
+)
+
+// run is the state of one Stream call: fresh listener state, and the channel
+// every producer (predictors, hooks, on any goroutine) sends events on.
+type run struct {
+	prog   *Program
+	ctx    context.Context
+	events chan Event
+
+	mu        sync.Mutex
+	listeners []*listenerState
+}
+
+type listenerState struct {
+	l     Listener
+	preds []*dspy.Predict
+	// owner is the LM call streaming the current occurrence (0: none);
+	// spent is set once a non-reusable listener has streamed one.
+	owner uint64
+	spent bool
+}
+
+func (p *Program) newRun(ctx context.Context) *run {
+	r := &run{prog: p, ctx: ctx, events: make(chan Event)}
+	for i, l := range p.listeners {
+		r.listeners = append(r.listeners, &listenerState{l: l, preds: p.bound[i]})
+	}
+	return r
+}
+
+// send hands ev to the consumer, waiting for it (back-pressure) unless the
+// run has been cancelled.
+func (r *run) send(ev Event) error {
+	select {
+	case r.events <- ev:
+		return nil
+	case <-r.ctx.Done():
+		return context.Cause(r.ctx)
+	}
+}
+
+// Open implements dspy.StreamSink.
+func (r *run) Open(ctx context.Context, p *dspy.Predict, call dspy.CallInfo, sig *dspy.Signature, a dspy.Adapter) (dspy.ChunkSink, error) {
+	path, known := r.prog.pathOf[p]
+	if len(r.listeners) == 0 {
+		// No listeners: pass the LM's chunks through, as DSPy does.
+		if !known {
+			path = ""
+		}
+		return &rawSink{r: r, path: path, call: call.ID}, nil
+	}
+	if !known {
+		return nil, nil
+	}
+	var mine []*listenerState
+	for _, ls := range r.listeners {
+		for _, bp := range ls.preds {
+			if bp == p {
+				mine = append(mine, ls)
+				break
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	sa, ok := a.(dspy.StreamingAdapter)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T (predictor %s); implement dspy.StreamingAdapter to stream its fields", ErrNoFieldParser, a, path)
+	}
+	s := &fieldSink{r: r, path: path, call: call.ID, parser: sa.NewFieldParser(sig), listeners: mine}
+	s.emitFn = s.emitParsed
+	return s, nil
+}
+
+type rawSink struct {
+	r    *run
+	path string
+	call uint64
+}
+
+func (s *rawSink) Chunk(c lm.Chunk) error {
+	return s.r.send(&RawChunk{PredictName: s.path, CallID: s.call, Chunk: c})
+}
+
+func (s *rawSink) Close(error) {}
+
+// fieldSink parses one LM reply and routes field chunks to listeners.
+type fieldSink struct {
+	r         *run
+	path      string
+	call      uint64
+	parser    dspy.FieldParser
+	listeners []*listenerState
+	emitFn    func(dspy.FieldChunk) // s.emitParsed, bound once
+	err       error                 // first send failure: the consumer left
+
+	// native is set once the provider streamed its own reasoning: that is
+	// then the "reasoning" field, and a reasoning section in the text is not
+	// streamed a second time.
+	native     bool
+	nativeDone bool
+}
+
+// claim reports whether ls may stream field chunks of this call, taking the
+// listener for this call if it is free.
+func (s *fieldSink) claim(ls *listenerState) bool {
+	if ls.l.allowReuse {
+		return true // every occurrence streams, concurrent ones too
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	switch {
+	case ls.owner == s.call:
+		return true
+	case ls.owner != 0, ls.spent:
+		return false
+	}
+	ls.owner = s.call
+	return true
+}
+
+// release ends the occurrence ls was streaming.
+func (s *fieldSink) release(ls *listenerState) {
+	if ls.l.allowReuse {
+		return
+	}
+	s.r.mu.Lock()
+	ls.owner = 0
+	if !ls.l.allowReuse {
+		ls.spent = true
+	}
+	s.r.mu.Unlock()
+}
+
+func (s *fieldSink) emitParsed(fc dspy.FieldChunk) {
+	if fc.Field == "reasoning" && s.native {
+		return
+	}
+	s.route(fc)
+}
+
+// route sends fc to the listeners that want it.
+func (s *fieldSink) route(fc dspy.FieldChunk) {
+	if s.err != nil {
+		return
+	}
+	for _, ls := range s.listeners {
+		if ls.l.field != fc.Field || !s.claim(ls) {
+			continue
+		}
+		if fc.Last {
+			s.release(ls)
+		}
+		if err := s.r.send(&StreamResponse{PredictName: s.path, SignatureFieldName: fc.Field, Chunk: fc.Text, IsLastChunk: fc.Last, CallID: s.call}); err != nil {
+			s.err = err
+			return
+		}
+	}
+}
+
+// Chunk implements dspy.ChunkSink.
+func (s *fieldSink) Chunk(c lm.Chunk) error {
+	if c.Reasoning != "" && !s.nativeDone {
+		s.native = true
+		s.route(dspy.FieldChunk{Field: "reasoning", Text: c.Reasoning})
+	}
+	if c.Text != "" {
+		s.endReasoning()
+		s.parser.Write(c.Text, s.emitFn)
+	}
+	return s.err
+}
+
+// endReasoning closes the native reasoning field once content begins.
+func (s *fieldSink) endReasoning() {
+	if s.native && !s.nativeDone {
+		s.nativeDone = true
+		s.route(dspy.FieldChunk{Field: "reasoning", Last: true})
+	}
+}
+
+// Close implements dspy.ChunkSink. After a failure nothing more is sent:
+// the stream's last element is the error, and the fields it cut off get no
+// IsLastChunk, since they did not end.
+func (s *fieldSink) Close(err error) {
+	if err != nil || s.err != nil {
+		s.r.mu.Lock()
+		for _, ls := range s.listeners {
+			if !ls.l.allowReuse && ls.owner == s.call {
+				ls.owner = 0
+			}
+		}
+		s.r.mu.Unlock()
+		return
+	}
+	s.endReasoning()
+	s.parser.Close(s.emitFn)
+}
