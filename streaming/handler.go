@@ -1,0 +1,275 @@
+package streaming
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/lm"
+)
+
+// HandlerOption configures Handler.
+type HandlerOption interface{ applyHandler(*handlerConfig) }
+
+type handlerConfig struct {
+	maxBody      int64
+	writeTimeout time.Duration
+	inputs       []string
+	logger       *slog.Logger
+}
+
+type handlerOptionFunc func(*handlerConfig)
+
+func (f handlerOptionFunc) applyHandler(c *handlerConfig) { f(c) }
+
+// MaxBodyBytes limits the request body; larger bodies get 413. Default 1 MiB.
+func MaxBodyBytes(n int64) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.maxBody = n })
+}
+
+// WriteTimeout bounds each event's write; the deadline is extended before
+// every event, so a long stream is fine but a client that stops reading is
+// dropped. Default 30 s.
+func WriteTimeout(d time.Duration) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.writeTimeout = d })
+}
+
+// InputFields declares the program's input fields, for programs whose
+// signature the handler cannot see (custom modules). Predict,
+// ChainOfThought and other modules with a Signature method need not.
+func InputFields(names ...string) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.inputs = names })
+}
+
+// HandlerLogger sets where failed runs are logged with their full error
+// (clients get only a user-facing message). Default slog.Default().
+func HandlerLogger(l *slog.Logger) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
+}
+
+// Handler serves p over HTTP. A client POSTs a JSON object of inputs and
+// reads a text/event-stream of events: "status" ({"message": ...}), "chunk"
+// ({"predict_name", "signature_field_name", "chunk", "is_last_chunk"}),
+// "prediction" ({"prediction": {...}}, as DSPy's streaming_response keys
+// it), "error" ({"error": ...}, a user-facing message only), then
+// "data: [DONE]". A missing or unknown input field is a 400 naming it; a
+// body over the limit is a 413. When the client goes away, the run and its
+// LM requests are cancelled.
+func Handler(p *Program, opts ...HandlerOption) http.Handler {
+	cfg := handlerConfig{maxBody: 1 << 20, writeTimeout: 30 * time.Second}
+	for _, o := range opts {
+		o.applyHandler(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.inputs == nil {
+		if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
+			for _, f := range s.Signature().Inputs {
+				cfg.inputs = append(cfg.inputs, f.Name)
+			}
+		}
+	}
+	return &handler{p: p, cfg: cfg}
+}
+
+type handler struct {
+	p   *Program
+	cfg handlerConfig
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	w.Write(append(b, '\n'))
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpError(w, http.StatusMethodNotAllowed, "use POST with a JSON object of inputs")
+		return
+	}
+	in, code, msg := h.readInputs(w, r)
+	if code != 0 {
+		httpError(w, code, msg)
+		return
+	}
+
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	started := false
+	start := func() {
+		started = true
+		hd := w.Header()
+		hd.Set("Content-Type", "text/event-stream")
+		hd.Set("Cache-Control", "no-cache")
+		hd.Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
+		w.WriteHeader(http.StatusOK)
+	}
+	var buf bytes.Buffer
+	write := func(event string, payload any) error {
+		if !started {
+			start()
+		}
+		buf.Reset()
+		if event != "" {
+			buf.WriteString("event: ")
+			buf.WriteString(event)
+			buf.WriteByte('\n')
+		}
+		buf.WriteString("data: ")
+		if s, ok := payload.(string); ok {
+			buf.WriteString(s)
+		} else if err := json.NewEncoder(&buf).Encode(payload); err != nil {
+			return err
+		} else {
+			buf.Truncate(buf.Len() - 1) // Encode's newline
+		}
+		buf.WriteString("\n\n")
+		_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.writeTimeout)) // ErrNotSupported: no deadline to extend
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for ev, err := range h.p.Stream(ctx, in) {
+		if err != nil {
+			var ie *dspy.InputError
+			if !started && errors.As(err, &ie) {
+				httpError(w, http.StatusBadRequest, ie.Error())
+				return
+			}
+			if r.Context().Err() != nil {
+				return // the client left; nobody to tell
+			}
+			h.cfg.logger.ErrorContext(ctx, "streaming: run failed", "error", err)
+			_ = write("error", map[string]string{"error": UserMessage(err)})
+			break
+		}
+		var werr error
+		switch e := ev.(type) {
+		case *StatusMessage:
+			werr = write("status", map[string]string{"message": e.Message})
+		case *StreamResponse:
+			werr = write("chunk", chunkJSON{e.PredictName, e.SignatureFieldName, e.Chunk, e.IsLastChunk})
+		case *Final:
+			werr = write("prediction", map[string]any{"prediction": e.Prediction})
+		case *RawChunk:
+			werr = write("raw", rawJSON{e.PredictName, e.Chunk.Text, e.Chunk.Reasoning})
+		}
+		if werr != nil {
+			cancel() // the client cannot be written to: stop the run
+			return
+		}
+	}
+	_ = write("", "[DONE]")
+}
+
+type chunkJSON struct {
+	PredictName        string `json:"predict_name"`
+	SignatureFieldName string `json:"signature_field_name"`
+	Chunk              string `json:"chunk"`
+	IsLastChunk        bool   `json:"is_last_chunk"`
+}
+
+type rawJSON struct {
+	PredictName string `json:"predict_name"`
+	Text        string `json:"text,omitempty"`
+	Reasoning   string `json:"reasoning,omitempty"`
+}
+
+// readInputs decodes and checks the request body. code is 0 when it is fine.
+func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Inputs, int, string) {
+	body := http.MaxBytesReader(w, r.Body, h.cfg.maxBody)
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	var in map[string]any
+	if err := dec.Decode(&in); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.cfg.maxBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, http.StatusBadRequest, "request body is empty: send a JSON object of inputs"
+		}
+		return nil, http.StatusBadRequest, "request body is not a JSON object of inputs: " + err.Error()
+	}
+	if in == nil {
+		return nil, http.StatusBadRequest, "request body must be a JSON object of inputs"
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.cfg.maxBody)
+		}
+		return nil, http.StatusBadRequest, "request body has data after the JSON object"
+	}
+	for k, v := range in {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				in[k] = int(i)
+			} else if f, err := n.Float64(); err == nil {
+				in[k] = f
+			}
+		}
+	}
+	if h.cfg.inputs != nil {
+		known := map[string]bool{}
+		for _, name := range h.cfg.inputs {
+			known[name] = true
+			if _, ok := in[name]; !ok {
+				return nil, http.StatusBadRequest, fmt.Sprintf("missing input field %q", name)
+			}
+		}
+		for k := range in {
+			if !known[k] {
+				return nil, http.StatusBadRequest, fmt.Sprintf("unknown input field %q", k)
+			}
+		}
+	}
+	return dspy.Inputs(in), 0, ""
+}
+
+// UserMessage is the part of a run's error that is safe to show to the
+// person who asked: the condition, never internal detail or credentials.
+func UserMessage(err error) string {
+	var ie *dspy.InputError
+	var pe *dspy.ParseError
+	switch {
+	case errors.As(err, &ie):
+		return ie.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the request timed out"
+	case errors.Is(err, context.Canceled):
+		return "the request was cancelled"
+	case errors.Is(err, lm.ErrRateLimited):
+		return "the language model is busy (rate limited); try again shortly"
+	case errors.Is(err, lm.ErrContextWindow):
+		return "the input is too long for the language model"
+	case errors.Is(err, lm.ErrAuth):
+		return "the server could not authenticate with its language model provider"
+	case errors.Is(err, lm.ErrRefusal):
+		return "the language model refused to answer"
+	case errors.As(err, &pe):
+		if pe.Field != "" {
+			return fmt.Sprintf("the language model's reply could not be understood (field %q)", pe.Field)
+		}
+		return "the language model's reply could not be understood"
+	case errors.Is(err, lm.ErrServer), errors.Is(err, lm.ErrBadRequest), errors.Is(err, lm.ErrStreamIdle), errors.Is(err, lm.ErrMalformed):
+		return "the language model provider failed; try again"
+	}
+	return "internal error"
+}

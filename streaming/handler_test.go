@@ -1,0 +1,236 @@
+package streaming_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm/openai"
+	"github.com/godspy/dspy/streaming"
+	"github.com/google/go-cmp/cmp"
+)
+
+type sseEvent struct{ name, data string }
+
+func readSSE(t *testing.T, r io.Reader) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	var cur sseEvent
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			out = append(out, cur)
+			cur = sseEvent{}
+		case strings.HasPrefix(line, "event: "):
+			cur.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			cur.data = strings.TrimPrefix(line, "data: ")
+		}
+	}
+	return out
+}
+
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func withLM(h http.Handler, m *dspytest.ScriptedLM) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithLM(m))))
+	})
+}
+
+func TestHandlerStreamsEvents(t *testing.T) {
+	model := dspytest.NewScriptedLM(dspytest.ChatReply("reasoning", "Think.", "answer", `Say "hi" <b>`))
+	model.ChunkSize = 4
+	prog := streaming.MustStreamify(dspy.NewChainOfThought("question -> answer"),
+		streaming.WithListeners(streaming.NewListener("answer")),
+		streaming.WithStatus(customStatus{}))
+	srv := serve(t, withLM(streaming.Handler(prog), model))
+
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"question": "Hello?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	events := readSSE(t, resp.Body)
+	var names []string
+	var answer string
+	for _, e := range events {
+		names = append(names, e.name)
+		if e.name == "chunk" {
+			var c struct {
+				PredictName string `json:"predict_name"`
+				Field       string `json:"signature_field_name"`
+				Chunk       string `json:"chunk"`
+				Last        bool   `json:"is_last_chunk"`
+			}
+			if err := json.Unmarshal([]byte(e.data), &c); err != nil {
+				t.Fatal(err)
+			}
+			if c.PredictName != "predict" || c.Field != "answer" {
+				t.Errorf("chunk %+v", c)
+			}
+			answer += c.Chunk
+		}
+	}
+	if answer != `Say "hi" <b>` {
+		t.Errorf("streamed answer %q", answer)
+	}
+	if names[0] != "status" || names[len(names)-2] != "prediction" || events[len(events)-1].data != "[DONE]" {
+		t.Errorf("event names %q", names)
+	}
+	want := `{"prediction":{"reasoning":"Think.","answer":"Say \"hi\" \u003cb\u003e"}}`
+	if got := events[len(events)-2].data; got != want {
+		t.Errorf("prediction event\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestHandlerBadRequests(t *testing.T) {
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	srv := serve(t, withLM(streaming.Handler(prog, streaming.MaxBodyBytes(64)), dspytest.Repeat("unused")))
+	tests := []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"missing field", `{}`, 400, `missing input field "question"`},
+		{"unknown field", `{"question": "q", "extra": 1}`, 400, `unknown input field "extra"`},
+		{"not json", `question=q`, 400, "request body is not a JSON object of inputs: invalid character 'q' looking for beginning of value"},
+		{"array", `["q"]`, 400, "request body is not a JSON object of inputs: json: cannot unmarshal array into Go value of type map[string]interface {}"},
+		{"empty", ``, 400, "request body is empty: send a JSON object of inputs"},
+		{"too large", `{"question": "` + strings.Repeat("x", 100) + `"}`, 413, "request body is over the limit of 64 bytes"},
+		{"trailing data", `{"question": "q"} {}`, 400, "request body has data after the JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct{ Error string }
+			json.NewDecoder(resp.Body).Decode(&got)
+			if resp.StatusCode != tt.code || got.Error != tt.msg {
+				t.Errorf("POST %s = %d %q, want %d %q", tt.body, resp.StatusCode, got.Error, tt.code, tt.msg)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET = %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestHandlerCustomModuleInputErrorIs400(t *testing.T) {
+	// No declared inputs: the run's own input check answers before any
+	// event is written.
+	prog := streaming.MustStreamify(&pipeline{A: dspy.NewPredict("q -> answer"), B: dspy.NewChainOfThought("q -> answer")},
+		streaming.WithListeners(streaming.NewListener("answer", streaming.PredictName("a"))))
+	srv := serve(t, withLM(streaming.Handler(prog), dspytest.Repeat("unused")))
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"question": "wrong name"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&got)
+	if resp.StatusCode != 400 || !strings.Contains(got.Error, `missing input field "q"`) {
+		t.Errorf("got %d %q, want 400 naming the field", resp.StatusCode, got.Error)
+	}
+}
+
+// TestHandlerDisconnectCancelsLMRequest runs the whole path: SSE client ->
+// Handler -> Predict -> OpenAI-wire client -> test LM server, and checks
+// that a client leaving mid-stream reaches the LM server as a disconnect.
+func TestHandlerDisconnectCancelsLMRequest(t *testing.T) {
+	lmSrv := dspytest.NewServer(
+		dspytest.WithAnswers(dspytest.Answer{Text: dspytest.ChatReply("answer", strings.Repeat("token ", 2000))}),
+		dspytest.WithChunkBytes(6), dspytest.WithChunkDelay(2*time.Millisecond))
+	defer lmSrv.Close()
+	model := openai.New("test-model", openai.WithBaseURL(lmSrv.URL()), openai.WithAPIKey("sk-test"))
+
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streaming.Handler(prog).ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithLM(model))))
+	})
+	srv := serve(t, h)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, strings.NewReader(`{"question": "long?"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	for range 10 { // read a few events, then leave
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	resp.Body.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for lmSrv.Disconnects() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the LM server never saw the request cancelled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for lmSrv.Active() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := lmSrv.Active(); n != 0 {
+		t.Errorf("%d LM requests still active", n)
+	}
+}
+
+func TestBreakCancelsHTTPStream(t *testing.T) {
+	lmSrv := dspytest.NewServer(
+		dspytest.WithAnswers(dspytest.Answer{Text: dspytest.ChatReply("answer", strings.Repeat("token ", 2000))}),
+		dspytest.WithChunkBytes(6), dspytest.WithChunkDelay(time.Millisecond))
+	defer lmSrv.Close()
+	model := openai.New("test-model", openai.WithBaseURL(lmSrv.URL()), openai.WithAPIKey("sk-test"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
+	var got []string
+	for ev, err := range prog.Stream(ctx, dspy.Inputs{"question": "q"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.(*streaming.StreamResponse).Chunk)
+		if len(got) == 5 {
+			break
+		}
+	}
+	if d := cmp.Diff(5, len(got)); d != "" {
+		t.Error(d)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for lmSrv.Disconnects() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if lmSrv.Disconnects() == 0 {
+		t.Fatal("break did not cancel the LM's HTTP request")
+	}
+}
