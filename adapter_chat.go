@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -331,13 +332,11 @@ func (ChatAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 		if cur < 0 || found[cur] {
 			return
 		}
-		body := strings.TrimRightFunc(text[contentStart:end], unicode.IsSpace)
-		switch {
-		case first == "":
-			vals[cur] = strings.TrimLeftFunc(body, unicode.IsSpace)
-		case body == "":
+		if first == "" {
+			vals[cur] = strings.TrimSpace(text[contentStart:end])
+		} else if body := strings.TrimRightFunc(text[contentStart:end], unicode.IsSpace); body == "" {
 			vals[cur] = first
-		default:
+		} else {
 			vals[cur] = first + "\n" + body
 		}
 		found[cur] = true
@@ -401,8 +400,15 @@ func sectionHeader(line string) (name, rest string, ok bool) {
 	}
 	i := len(open)
 	for i < len(t) {
-		r, size := runeAt(t, i)
-		if r != '_' && !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+		if c := t[i]; c < utf8.RuneSelf {
+			if c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') {
+				i++
+				continue
+			}
+			break
+		}
+		r, size := utf8.DecodeRuneInString(t[i:])
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
 			break
 		}
 		i += size

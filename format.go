@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 	"weak"
 )
 
@@ -530,14 +529,6 @@ func present(m map[string]any, name string) bool {
 		return !rv.IsNil()
 	}
 	return true
-}
-
-// runeAt decodes the rune at s[i], with an ASCII fast path.
-func runeAt(s string, i int) (rune, int) {
-	if s[i] < utf8.RuneSelf {
-		return rune(s[i]), 1
-	}
-	return utf8.DecodeRuneInString(s[i:])
 }
 
 // promptKind names a prompt layout whose per-signature parts are cached.
