@@ -89,7 +89,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 		return ch, ch.Text != "" || ch.Reasoning != "" || ch.ToolCalls != nil, nil
 	case "content_block_start":
 		b := ev.ContentBlock
-		if b == nil {
+		if b == nil || ev.Index < 0 || ev.Index > maxBlocks {
 			return ch, false, nil
 		}
 		for len(d.toolIdx) <= ev.Index {
@@ -138,6 +138,10 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	// ping, content_block_stop and unknown events carry nothing for us.
 	return ch, false, nil
 }
+
+// maxBlocks bounds the content block index a stream may use, so a hostile
+// index cannot make the decoder allocate without limit.
+const maxBlocks = 1 << 12
 
 func (d *decoder) tool(block int) int {
 	if block < 0 || block >= len(d.toolIdx) {
