@@ -14,8 +14,8 @@ var propFields = []string{"reasoning", "answer", "x_1"}
 // Replies per adapter, and random multi-cuts per reply; every reply is also
 // cut at every byte offset.
 const (
-	propReplies = 250
-	propCuts    = 40
+	propReplies = 500
+	propCuts    = 50
 )
 
 // genChat writes a ChatAdapter reply: sections in random order, some
