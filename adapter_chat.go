@@ -101,27 +101,20 @@ func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 // first. Others are dropped.
 func splitDemos(sig *Signature, demos []Example) (incomplete, complete []Example) {
 	for _, d := range demos {
-		all, anyIn, anyOut := true, false, false
-		for _, f := range sig.Inputs {
-			if present(d, f.Name) {
-				anyIn = true
-			} else {
-				all = false
+		all := true
+		has := func(fs []Field) bool {
+			found := false
+			for _, f := range fs {
+				if _, ok := d[f.Name]; ok {
+					found = true
+				}
+				if !present(d, f.Name) {
+					all = false
+				}
 			}
-			if _, ok := d[f.Name]; ok {
-				anyIn = true
-			}
+			return found
 		}
-		for _, f := range sig.Outputs {
-			if present(d, f.Name) {
-				anyOut = true
-			} else {
-				all = false
-			}
-			if _, ok := d[f.Name]; ok {
-				anyOut = true
-			}
-		}
+		anyIn, anyOut := has(sig.Inputs), has(sig.Outputs)
 		switch {
 		case all:
 			complete = append(complete, d)

@@ -276,8 +276,8 @@ func TestChatAdapterFallback(t *testing.T) {
 	}
 }
 
-// benchSig is the 2-in/2-out signature of the Predict benchmark.
-var benchSig = MustSignature("context, question -> reasoning, answer")
+// chatBenchSig is the 2-in/2-out signature of the Predict benchmark.
+var chatBenchSig = MustSignature("context, question -> reasoning, answer")
 
 func BenchmarkChatFormat(b *testing.B) {
 	in := Inputs{"context": "Paris is the capital and largest city of France.", "question": "What is the capital of France?"}
@@ -285,7 +285,7 @@ func BenchmarkChatFormat(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var req lm.Request
-		if err := a.Format(benchSig, nil, in, &req); err != nil {
+		if err := a.Format(chatBenchSig, nil, in, &req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -296,8 +296,39 @@ func BenchmarkChatParse(b *testing.B) {
 	a := ChatAdapter{}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Parse(benchSig, text); err != nil {
+		if _, err := a.Parse(chatBenchSig, text); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestChatAdapterDemoSelection(t *testing.T) {
+	sig := MustSignature("question -> answer")
+	demos := []Example{
+		{"question": "inputs only"},                // dropped: no output
+		{"answer": "outputs only"},                 // dropped: no input
+		{"question": "q1", "answer": "a1"},         // complete
+		{"question": "q2", "answer": nil},          // incomplete: None counts as missing
+		{"question": "q3", "answer": "a3", "x": 1}, // complete; unknown keys ignored
+	}
+	var req lm.Request
+	if err := (ChatAdapter{}).Format(sig, demos, Inputs{"question": "q"}, &req); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range req.Messages[1:] {
+		got = append(got, string(m.Role)+": "+m.Content)
+	}
+	want := []string{
+		"user: This is an example of the task, though some input or output fields are not supplied.\n\n[[ ## question ## ]]\nq2",
+		"assistant: [[ ## answer ## ]]\nNone\n\n[[ ## completed ## ]]\n",
+		"user: [[ ## question ## ]]\nq1",
+		"assistant: [[ ## answer ## ]]\na1\n\n[[ ## completed ## ]]\n",
+		"user: [[ ## question ## ]]\nq3",
+		"assistant: [[ ## answer ## ]]\na3\n\n[[ ## completed ## ]]\n",
+		"user: [[ ## question ## ]]\nq\n\nRespond with the corresponding output fields, starting with the field `[[ ## answer ## ]]`, and then ending with the marker for `[[ ## completed ## ]]`.",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("demo messages mismatch (-want +got):\n%s", d)
 	}
 }

@@ -49,10 +49,10 @@ func loadExchanges(t *testing.T) []dspyExchange {
 	return f.Exchanges
 }
 
-// reactInstructions is the instruction text DSPy's ReAct builds for the
+// goldenReactInstructions is the instruction text DSPy's ReAct builds for the
 // signature "question -> answer" with the tools add(x: int, y: int) and
 // finish, as recorded in test_react[True].yaml.
-var reactInstructions = strings.Join([]string{
+var goldenReactInstructions = strings.Join([]string{
 	"Given the fields `question`, produce the fields `answer`.",
 	"",
 	"You are an Agent. In each episode, you will be given the fields `question` as input. And you can see your past trajectory so far.",
@@ -69,19 +69,19 @@ var reactInstructions = strings.Join([]string{
 }, "\n")
 
 const (
-	step0Thought = "I need to perform the addition of 2 and 2 to answer the question."
-	step1Thought = "I have completed the addition and found that 2 + 2 equals 4. I can now finish the task as I have all the information needed to answer the question."
+	goldenThought0 = "I need to perform the addition of 2 and 2 to answer the question."
+	goldenThought1 = "I have completed the addition and found that 2 + 2 equals 4. I can now finish the task as I have all the information needed to answer the question."
 )
 
-// trajectory0 and trajectory1 are ReAct's trajectory input after one and two
+// goldenTrajectory0 and goldenTrajectory1 are ReAct's trajectory input after one and two
 // steps.
 var (
-	trajectory0 = "[[ ## thought_0 ## ]]\n" + step0Thought +
+	goldenTrajectory0 = "[[ ## thought_0 ## ]]\n" + goldenThought0 +
 		"\n\n[[ ## tool_name_0 ## ]]\nadd" +
 		"\n\n[[ ## tool_args_0 ## ]]\n{\"x\": 2, \"y\": 2}" +
 		"\n\n[[ ## observation_0 ## ]]\n4"
-	trajectory1 = trajectory0 +
-		"\n\n[[ ## thought_1 ## ]]\n" + step1Thought +
+	goldenTrajectory1 = goldenTrajectory0 +
+		"\n\n[[ ## thought_1 ## ]]\n" + goldenThought1 +
 		"\n\n[[ ## tool_name_1 ## ]]\nfinish" +
 		"\n\n[[ ## tool_args_1 ## ]]\n{}" +
 		"\n\n[[ ## observation_1 ## ]]\nCompleted."
@@ -105,7 +105,7 @@ func exchangeCases(t *testing.T) map[string]goldenCase {
 		WithOutputs(Field{Name: "answer", Desc: "often between 1 and 5 words"}).
 		PrependOutput(Field{Name: "reasoning"})
 	step := MustSignature("question, trajectory -> next_thought, next_tool_name: Literal['add', 'finish'], next_tool_args: dict[str, Any]").
-		WithInstructions(reactInstructions)
+		WithInstructions(goldenReactInstructions)
 	// ReAct's extract step keeps the instructions of the user's signature.
 	extract := MustSignature("question, trajectory -> reasoning, answer").
 		WithInstructions(qa.TaskInstructions())
@@ -143,21 +143,21 @@ func exchangeCases(t *testing.T) map[string]goldenCase {
 		"test_react[True].yaml#0": {
 			sig: step, in: Inputs{"question": q2, "trajectory": ""},
 			want: map[string]any{
-				"next_thought":   step0Thought,
+				"next_thought":   goldenThought0,
 				"next_tool_name": "add",
 				"next_tool_args": map[string]any{"x": 2.0, "y": 2.0},
 			},
 		},
 		"test_react[True].yaml#1": {
-			sig: step, in: Inputs{"question": q2, "trajectory": trajectory0},
+			sig: step, in: Inputs{"question": q2, "trajectory": goldenTrajectory0},
 			want: map[string]any{
-				"next_thought":   step1Thought,
+				"next_thought":   goldenThought1,
 				"next_tool_name": "finish",
 				"next_tool_args": map[string]any{},
 			},
 		},
 		"test_react[True].yaml#2": {
-			sig: extract, in: Inputs{"question": q2, "trajectory": trajectory1},
+			sig: extract, in: Inputs{"question": q2, "trajectory": goldenTrajectory1},
 			want: map[string]any{
 				"reasoning": "To answer the question, I performed the addition of 2 and 2. The result of this calculation is 4, which directly answers the question posed.",
 				"answer":    "4",
