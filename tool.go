@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/godspy/dspy/lm"
 )
 
 // Tool is a function an agent (ReAct) can call. Build one from a typed Go
@@ -28,8 +31,9 @@ type ToolArg struct {
 	Desc     string
 	Required bool
 	// Schema is the argument's JSON schema ({"type": "integer"}, ...).
-	Schema map[string]any
-	goName string
+	Schema  map[string]any
+	goName  string
+	jsonKey string // the key encoding/json matches to the field
 }
 
 // ToolArgError reports arguments that do not fit a tool's schema.
@@ -47,9 +51,11 @@ func (e *ToolArgError) Error() string {
 // arguments (named by their json tag, else in snake_case; `desc:"..."` adds a
 // description; a pointer or `json:",omitempty"` field is optional), or
 // map[string]any to accept any object. The function receives the call's ctx
-// and should return when it is cancelled. A panic-free constructor: an
-// A that is neither panics, as a malformed literal does: it is a mistake in
-// the program, not in its input.
+// and should return when it is cancelled.
+//
+// An A that is neither a struct nor map[string]any panics, as a malformed
+// literal does: it is a mistake in the program, found the first time the
+// line runs, not a condition of its input.
 func NewTool[A, R any](name, desc string, fn func(ctx context.Context, args A) (R, error)) *Tool {
 	t := &Tool{name: name, desc: desc, args: mustToolArgs(reflect.TypeFor[A]())}
 	t.fn = func(ctx context.Context, raw map[string]any) (any, error) {
@@ -63,8 +69,9 @@ func NewTool[A, R any](name, desc string, fn func(ctx context.Context, args A) (
 }
 
 // NewToolFunc makes a tool of a function that takes no context. Such a tool
-// cannot be cancelled: a cancelled agent stops waiting for it, but the
-// function runs to its end.
+// cannot be cancelled: a call, and the agent that made it, returns only when
+// the function does, even after the call's ctx is cancelled. That keeps
+// every goroutine owned; use NewTool for work that should stop early.
 func NewToolFunc[A, R any](name, desc string, fn func(args A) (R, error)) *Tool {
 	t := NewTool(name, desc, func(_ context.Context, a A) (R, error) { return fn(a) })
 	t.noCtx = true
@@ -82,6 +89,11 @@ func (t *Tool) Desc() string { return t.desc }
 
 // Args returns the tool's arguments in declaration order.
 func (t *Tool) Args() []ToolArg { return append([]ToolArg(nil), t.args...) }
+
+// Spec returns the tool's description for native tool calling.
+func (t *Tool) Spec() lm.ToolSpec {
+	return lm.ToolSpec{Name: t.name, Description: t.desc, Parameters: t.Parameters()}
+}
 
 // Parameters returns the JSON schema of the arguments object, as native tool
 // calling sends it.
@@ -155,8 +167,10 @@ func mustToolArgs(rt reflect.Type) []ToolArg {
 			if name == "-" {
 				continue
 			}
+			key := name
 			if name == "" {
 				name = snake(sf.Name)
+				key = sf.Name
 			}
 			args = append(args, ToolArg{
 				Name:     name,
@@ -164,6 +178,7 @@ func mustToolArgs(rt reflect.Type) []ToolArg {
 				Required: sf.Type.Kind() != reflect.Pointer && !strings.Contains(opts, "omitempty"),
 				Schema:   jsonSchema(sf.Type),
 				goName:   sf.Name,
+				jsonKey:  key,
 			})
 		}
 	default:
@@ -213,6 +228,8 @@ func jsonSchema(t reflect.Type) map[string]any {
 }
 
 // decodeArgs validates raw against the tool's arguments and decodes it.
+// Like pydantic's lax mode, which DSPy's tools use, a string holding a
+// number is accepted for a number argument: LMs write "3" for 3.
 func decodeArgs[A any](t *Tool, raw map[string]any) (A, error) {
 	var a A
 	if reflect.TypeFor[A]() == mapArgs {
@@ -221,20 +238,35 @@ func decodeArgs[A any](t *Tool, raw map[string]any) (A, error) {
 		}
 		return any(raw).(A), nil
 	}
-	byName := make(map[string]any, len(raw))
+	// Keyed as encoding/json expects: the json tag's name, else the Go
+	// field name (an untagged field's argument name is its snake_case).
+	byKey := make(map[string]any, len(raw))
 	for k, v := range raw {
 		arg, ok := t.arg(k)
 		if !ok {
 			return a, &ToolArgError{Tool: t.name, Arg: k, Msg: "unknown argument (the tool takes " + t.argList() + ")"}
 		}
-		byName[arg.goName] = v
+		if s, ok := v.(string); ok {
+			switch arg.Schema["type"] {
+			case "integer":
+				if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+					v = n
+				}
+			case "number":
+				if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+					v = f
+				}
+			}
+		}
+		byKey[arg.jsonKey] = v
 	}
 	for _, arg := range t.args {
-		if _, ok := raw[arg.Name]; !ok && arg.Required {
+		// JSON null counts as absent: it would leave the field's zero value.
+		if v, ok := raw[arg.Name]; (!ok || v == nil) && arg.Required {
 			return a, &ToolArgError{Tool: t.name, Arg: arg.Name, Msg: "missing required argument"}
 		}
 	}
-	b, err := json.Marshal(byName)
+	b, err := json.Marshal(byKey)
 	if err != nil {
 		return a, fmt.Errorf("dspy: tool %s: arguments: %w", t.name, err)
 	}
@@ -243,7 +275,7 @@ func decodeArgs[A any](t *Tool, raw map[string]any) (A, error) {
 		if errors.As(err, &te) {
 			name := te.Field
 			for _, arg := range t.args {
-				if arg.goName == te.Field || strings.HasPrefix(te.Field, arg.goName+".") {
+				if strings.EqualFold(arg.jsonKey, te.Field) || strings.HasPrefix(te.Field, arg.jsonKey+".") || arg.goName == te.Field {
 					name = arg.Name
 				}
 			}
