@@ -1,0 +1,193 @@
+package dspy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/lm/anthropic"
+	"github.com/godspy/dspy/lm/openai"
+)
+
+// errUnknownProvider is wrapped by NewLM for a provider prefix it does not
+// know; the error lists the known ones.
+var errUnknownProvider = errors.New("dspy: unknown LM provider")
+
+// errMissingAPIKey is wrapped by NewLM when a provider needs a key and
+// neither WithAPIKey nor the provider's environment variable gives one; the
+// error names the variable.
+var errMissingAPIKey = errors.New("dspy: missing API key")
+
+// LMOption configures NewLM.
+type LMOption interface{ applyLM(*lmConfig) }
+
+type lmOptionFunc func(*lmConfig)
+
+func (f lmOptionFunc) applyLM(c *lmConfig) { f(c) }
+
+type lmConfig struct {
+	baseURL     string
+	apiKey      string
+	hc          *http.Client
+	temperature *float64
+	maxTokens   int
+	limits      *lm.Limits
+	retry       *lm.RetryPolicy
+}
+
+// WithBaseURL overrides the provider's API root (and its *_BASE_URL
+// variable), e.g. a vLLM or llama.cpp server's "http://host:8000/v1".
+func WithBaseURL(u string) LMOption { return lmOptionFunc(func(c *lmConfig) { c.baseURL = u }) }
+
+// WithAPIKey sets the API key instead of reading the provider's variable.
+func WithAPIKey(key string) LMOption { return lmOptionFunc(func(c *lmConfig) { c.apiKey = key }) }
+
+// WithHTTPClient sets the HTTP client (proxies, TLS, tests).
+func WithHTTPClient(hc *http.Client) LMOption {
+	return lmOptionFunc(func(c *lmConfig) { c.hc = hc })
+}
+
+// WithTemperature sets the default temperature of the LM's requests.
+func WithTemperature(t float64) LMOption {
+	return lmOptionFunc(func(c *lmConfig) { c.temperature = &t })
+}
+
+// WithMaxTokens sets the default output token limit of the LM's requests.
+func WithMaxTokens(n int) LMOption { return lmOptionFunc(func(c *lmConfig) { c.maxTokens = n }) }
+
+// WithLimits bounds requests in flight and requests and tokens per minute;
+// NewLM then returns an *lm.Limited around the provider.
+func WithLimits(l lm.Limits) LMOption { return lmOptionFunc(func(c *lmConfig) { c.limits = &l }) }
+
+// WithRetry sets the retry policy (the default retries twice; lm.NoRetry
+// never does).
+func WithRetry(p lm.RetryPolicy) LMOption { return lmOptionFunc(func(c *lmConfig) { c.retry = &p }) }
+
+// preset is an OpenAI-compatible provider: its name in errors, default API
+// root and the variables that hold its key and root.
+type preset struct {
+	provider string
+	baseURL  string
+	keyEnv   string // "" when no key is needed
+	baseEnv  string
+	// keyOptional: send the key if set, do not require it.
+	keyOptional bool
+	// needsBase: no default root; one must be given.
+	needsBase bool
+	maxField  string
+}
+
+var presets = map[string]preset{
+	"openai":       {provider: "openai", baseURL: openai.DefaultBaseURL, keyEnv: "OPENAI_API_KEY", baseEnv: "OPENAI_BASE_URL", maxField: "max_completion_tokens"},
+	"ollama_chat":  {provider: "ollama", baseURL: "http://localhost:11434/v1", keyEnv: "OLLAMA_API_KEY", baseEnv: "OLLAMA_API_BASE", keyOptional: true},
+	"hosted_vllm":  {provider: "vllm", keyEnv: "HOSTED_VLLM_API_KEY", baseEnv: "HOSTED_VLLM_API_BASE", keyOptional: true, needsBase: true},
+	"openrouter":   {provider: "openrouter", baseURL: "https://openrouter.ai/api/v1", keyEnv: "OPENROUTER_API_KEY", baseEnv: "OPENROUTER_API_BASE"},
+	"groq":         {provider: "groq", baseURL: "https://api.groq.com/openai/v1", keyEnv: "GROQ_API_KEY", baseEnv: "GROQ_API_BASE"},
+	"together_ai":  {provider: "together_ai", baseURL: "https://api.together.xyz/v1", keyEnv: "TOGETHERAI_API_KEY", baseEnv: "TOGETHERAI_API_BASE"},
+	"deepseek":     {provider: "deepseek", baseURL: "https://api.deepseek.com/v1", keyEnv: "DEEPSEEK_API_KEY", baseEnv: "DEEPSEEK_API_BASE"},
+	"fireworks_ai": {provider: "fireworks_ai", baseURL: "https://api.fireworks.ai/inference/v1", keyEnv: "FIREWORKS_AI_API_KEY", baseEnv: "FIREWORKS_AI_API_BASE"},
+	"gemini":       {provider: "gemini", baseURL: "https://generativelanguage.googleapis.com/v1beta/openai", keyEnv: "GEMINI_API_KEY", baseEnv: "GEMINI_API_BASE"},
+	"azure":        {provider: "azure", keyEnv: "AZURE_API_KEY", baseEnv: "AZURE_API_BASE", needsBase: true, maxField: "max_completion_tokens"},
+	"anthropic":    {provider: "anthropic", baseURL: anthropic.DefaultBaseURL, keyEnv: "ANTHROPIC_API_KEY", baseEnv: "ANTHROPIC_BASE_URL"},
+}
+
+// defaultAzureAPIVersion is sent when AZURE_API_VERSION is not set.
+const defaultAzureAPIVersion = "2024-10-21"
+
+// knownProviders returns the provider prefixes NewLM accepts, sorted.
+func knownProviders() []string {
+	names := make([]string, 0, len(presets))
+	for k := range presets {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// NewLM returns the LM named "provider/model", LiteLLM style:
+// "openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5",
+// "ollama_chat/llama3.1", "hosted_vllm/meta-llama/Llama-3.1-8B-Instruct"
+// (the model may contain slashes). Each provider has a default API root and
+// reads its key from an environment variable (OPENAI_API_KEY,
+// ANTHROPIC_API_KEY, GROQ_API_KEY, ...); options override both. The root
+// can also be set by the provider's base-URL variable (OPENAI_BASE_URL,
+// ANTHROPIC_BASE_URL, AZURE_API_BASE, HOSTED_VLLM_API_BASE, ...).
+// Azure reads AZURE_API_KEY, AZURE_API_BASE and AZURE_API_VERSION; its
+// model is the deployment name.
+//
+// Any OpenAI-compatible server works as "openai/MODEL" with WithBaseURL.
+func NewLM(name string, opts ...LMOption) (lm.LM, error) {
+	prefix, model, ok := strings.Cut(name, "/")
+	if !ok || model == "" {
+		return nil, fmt.Errorf("dspy: LM name %q is not \"provider/model\" (providers: %s)", name, strings.Join(knownProviders(), ", "))
+	}
+	p, ok := presets[prefix]
+	if !ok {
+		return nil, fmt.Errorf("%w %q in %q; known: %s", errUnknownProvider, prefix, name, strings.Join(knownProviders(), ", "))
+	}
+	var cfg lmConfig
+	for _, o := range opts {
+		o.applyLM(&cfg)
+	}
+	base := cfg.baseURL
+	if base == "" {
+		base = os.Getenv(p.baseEnv)
+	}
+	if base == "" {
+		base = p.baseURL
+	}
+	if base == "" && p.needsBase {
+		return nil, fmt.Errorf("dspy: %s needs a base URL: set %s or use WithBaseURL", prefix, p.baseEnv)
+	}
+	key := cfg.apiKey
+	if key == "" {
+		key = os.Getenv(p.keyEnv)
+	}
+	if key == "" && !p.keyOptional {
+		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey", errMissingAPIKey, prefix, p.keyEnv)
+	}
+	var m lm.LM
+	if prefix == "anthropic" {
+		o := []anthropic.Option{anthropic.WithBaseURL(base), anthropic.WithAPIKey(key), anthropic.WithHTTPClient(cfg.hc)}
+		if cfg.temperature != nil {
+			o = append(o, anthropic.WithTemperature(*cfg.temperature))
+		}
+		if cfg.maxTokens > 0 {
+			o = append(o, anthropic.WithMaxTokens(cfg.maxTokens))
+		}
+		if cfg.retry != nil {
+			o = append(o, anthropic.WithRetry(*cfg.retry))
+		}
+		m = anthropic.New(model, o...)
+	} else {
+		o := []openai.Option{openai.WithBaseURL(base), openai.WithAPIKey(key), openai.WithHTTPClient(cfg.hc), openai.WithProvider(p.provider)}
+		if p.maxField != "" {
+			o = append(o, openai.WithMaxTokensField(p.maxField))
+		}
+		if prefix == "azure" {
+			v := os.Getenv("AZURE_API_VERSION")
+			if v == "" {
+				v = defaultAzureAPIVersion
+			}
+			o = append(o, openai.WithAzure(v))
+		}
+		if cfg.temperature != nil {
+			o = append(o, openai.WithTemperature(*cfg.temperature))
+		}
+		if cfg.maxTokens > 0 {
+			o = append(o, openai.WithMaxTokens(cfg.maxTokens))
+		}
+		if cfg.retry != nil {
+			o = append(o, openai.WithRetry(*cfg.retry))
+		}
+		m = openai.New(model, o...)
+	}
+	if cfg.limits != nil {
+		return lm.Limit(m, *cfg.limits), nil
+	}
+	return m, nil
+}

@@ -1,0 +1,147 @@
+package dspy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/lm/anthropic"
+	"github.com/godspy/dspy/lm/openai"
+)
+
+// clearLMEnv unsets every variable NewLM reads, so the machine's own keys
+// cannot change a test.
+func clearLMEnv(t *testing.T) {
+	for _, p := range presets {
+		t.Setenv(p.keyEnv, "")
+		t.Setenv(p.baseEnv, "")
+	}
+	t.Setenv("AZURE_API_VERSION", "")
+}
+
+func TestNewLMOverHTTP(t *testing.T) {
+	clearLMEnv(t)
+	srv := dspytest.NewServer(dspytest.WithRequiredAPIKey("sk-test"))
+	defer srv.Close()
+	tests := []struct {
+		name string
+		env  map[string]string
+		opts []LMOption
+	}{
+		{"openai/gpt-4o-mini", nil, []LMOption{WithBaseURL(srv.URL()), WithAPIKey("sk-test")}},
+		{"openai/gpt-4o-mini", map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": srv.URL()}, nil},
+		{"groq/llama-3.3-70b", map[string]string{"GROQ_API_KEY": "sk-test"}, []LMOption{WithBaseURL(srv.URL())}},
+		{"hosted_vllm/meta-llama/Llama-3.1-8B", map[string]string{"HOSTED_VLLM_API_BASE": srv.URL(), "HOSTED_VLLM_API_KEY": "sk-test"}, nil},
+		{"openrouter/anthropic/claude-sonnet-4.5", map[string]string{"OPENROUTER_API_KEY": "sk-test"}, []LMOption{WithBaseURL(srv.URL()), WithRetry(lm.NoRetry)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			m, err := NewLM(tt.name, append(tt.opts, WithTemperature(0.1), WithMaxTokens(77))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := m.Generate(t.Context(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hi"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Text() == "" {
+				t.Error("empty answer")
+			}
+			reqs := srv.Requests()
+			last := reqs[len(reqs)-1].Body
+			_, model, _ := strings.Cut(tt.name, "/")
+			if last.Model != model || last.Temperature == nil || *last.Temperature != 0.1 {
+				t.Errorf("sent model %q temperature %v", last.Model, last.Temperature)
+			}
+		})
+	}
+}
+
+func TestNewLMPresets(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		provider string
+	}{
+		{"ollama_chat/llama3.1", nil, "ollama"},
+		{"gemini/gemini-2.0-flash", map[string]string{"GEMINI_API_KEY": "k"}, "gemini"},
+		{"together_ai/meta-llama/Llama-3.3-70B", map[string]string{"TOGETHERAI_API_KEY": "k"}, "together_ai"},
+		{"deepseek/deepseek-chat", map[string]string{"DEEPSEEK_API_KEY": "k"}, "deepseek"},
+		{"fireworks_ai/accounts/fireworks/models/x", map[string]string{"FIREWORKS_AI_API_KEY": "k"}, "fireworks_ai"},
+		{"azure/my-deployment", map[string]string{"AZURE_API_KEY": "k", "AZURE_API_BASE": "https://x.openai.azure.com"}, "azure"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearLMEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			m, err := NewLM(tt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := m.(*openai.Client)
+			if !ok || c.Provider() != tt.provider {
+				t.Fatalf("got %T", m)
+			}
+			_, model, _ := strings.Cut(tt.name, "/")
+			if c.Model() != model {
+				t.Errorf("model %q, want %q", c.Model(), model)
+			}
+		})
+	}
+	t.Run("anthropic", func(t *testing.T) {
+		clearLMEnv(t)
+		t.Setenv("ANTHROPIC_API_KEY", "k")
+		m, err := NewLM("anthropic/claude-sonnet-4-5")
+		if c, ok := m.(*anthropic.Client); err != nil || !ok || c.Model() != "claude-sonnet-4-5" {
+			t.Fatalf("got %T, %v", m, err)
+		}
+	})
+	t.Run("limits", func(t *testing.T) {
+		clearLMEnv(t)
+		m, err := NewLM("ollama_chat/llama3.1", WithLimits(lm.Limits{MaxInFlight: 4}))
+		if _, ok := m.(*lm.Limited); err != nil || !ok {
+			t.Fatalf("got %T, %v", m, err)
+		}
+	})
+}
+
+func TestNewLMErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		is    error
+		wants []string
+	}{
+		{"nope/model", errUnknownProvider, []string{`"nope"`, "openai", "anthropic", "ollama_chat", "gemini"}},
+		{"gpt-4o", nil, []string{"provider/model", "openai"}},
+		{"openai/gpt-4o", errMissingAPIKey, []string{"OPENAI_API_KEY"}},
+		{"anthropic/claude", errMissingAPIKey, []string{"ANTHROPIC_API_KEY"}},
+		{"groq/llama", errMissingAPIKey, []string{"GROQ_API_KEY"}},
+		{"together_ai/x", errMissingAPIKey, []string{"TOGETHERAI_API_KEY"}},
+		{"hosted_vllm/x", nil, []string{"HOSTED_VLLM_API_BASE", "WithBaseURL"}},
+		{"azure/dep", nil, []string{"AZURE_API_BASE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearLMEnv(t)
+			m, err := NewLM(tt.name)
+			if err == nil {
+				t.Fatalf("NewLM = %T, want error", m)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
