@@ -54,10 +54,17 @@ func (p *Chat) Write(text string, emit func(Chunk)) {
 	}
 	p.m.begin(text)
 	i := 0
+	if p.m.cont > 0 {
+		i = p.m.passCont()
+	}
 	if p.m.nr > 0 {
 		n := p.m.nr
 		r, j, ok := p.m.resume(text)
 		if !ok {
+			if p.mode != chatLine && p.cur >= 0 && p.m.cutHeld() {
+				p.started = true
+				p.flush(emit)
+			}
 			return
 		}
 		p.step(r, -n, j, emit)
@@ -130,7 +137,12 @@ func (p *Chat) run(s string, i int, emit func(Chunk)) int {
 			continue
 		}
 		if !utf8.FullRuneInString(s[i:]) {
-			return i // the rest of this rune comes with the next write
+			// The rest of this rune comes with the next write.
+			if p.mode != chatLine && p.cur >= 0 && p.m.cutText(i) {
+				p.started = true
+				return len(s)
+			}
+			return i
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		p.step(r, i, i+size, emit)

@@ -116,8 +116,11 @@ type machine struct {
 	hs   int
 	// nr counts the trailing bytes of hold that begin a UTF-8 sequence the
 	// previous write cut off; they are classified once the rest arrives.
-	nr  int
-	scr [2 * utf8.UTFMax]byte
+	nr int
+	// cont counts continuation bytes still due for a rune whose first
+	// bytes ended the previous write and were committed as text.
+	cont int
+	scr  [2 * utf8.UTFMax]byte
 }
 
 func (m *machine) begin(src string) {
@@ -186,9 +189,90 @@ func (m *machine) resume(src string) (r rune, j int, ok bool) {
 	return r, size - n, true
 }
 
+// cutText commits the cut-off sequence src[i:] if it cannot become a space
+// rune, so the text that ends a write need not be copied to be held; it
+// reports whether it did. The caller knows a rune here is text unless it is
+// a space.
+func (m *machine) cutText(i int) bool {
+	t := m.src[i:]
+	if mayBeSpace(t) {
+		return false
+	}
+	m.commit(len(m.src))
+	n := 2
+	if t[0] >= 0xF0 {
+		n = 4
+	} else if t[0] >= 0xE0 {
+		n = 3
+	}
+	m.cont = n - len(t)
+	return true
+}
+
+// cutHeld is cutText for a cut-off sequence that resume found still
+// incomplete, at the end of hold.
+func (m *machine) cutHeld() bool {
+	t := m.hold[len(m.hold)-m.nr:]
+	if mayBeSpace(string(t)) {
+		return false
+	}
+	n := 2
+	if t[0] >= 0xF0 {
+		n = 4
+	} else if t[0] >= 0xE0 {
+		n = 3
+	}
+	m.cont = n - m.nr
+	m.nr = 0
+	m.out.addBytes(m.hold)
+	m.hold = m.hold[:0]
+	m.hs = len(m.src)
+	return true
+}
+
+// passCont commits the continuation bytes that finish the rune cutText
+// committed. Each of them is text whatever follows: a continuation byte is
+// either part of that rune or an invalid rune of its own.
+func (m *machine) passCont() int {
+	i := 0
+	for m.cont > 0 && i < len(m.src) && m.src[i]&0xC0 == 0x80 {
+		i++
+		m.cont--
+	}
+	if i < len(m.src) {
+		m.cont = 0
+	}
+	if i > 0 {
+		m.commit(i)
+	}
+	return i
+}
+
+// spaceSeqs are the UTF-8 encodings of the non-ASCII space runes.
+var spaceSeqs = func() (out []string) {
+	for r := rune(utf8.RuneSelf); r <= 0x3000; r++ {
+		if unicode.IsSpace(r) {
+			out = append(out, string(r))
+		}
+	}
+	return out
+}()
+
+// mayBeSpace reports whether the incomplete sequence t may still turn out
+// to be a space rune.
+func mayBeSpace(t string) bool {
+	for _, e := range spaceSeqs {
+		if len(e) > len(t) && e[:len(t)] == t {
+			return true
+		}
+	}
+	return false
+}
+
 // rest reports the cut-off bytes left at the end of the reply, which are
 // invalid runes.
 func (m *machine) rest() (n int) {
+	m.cont = 0
 	n, m.nr = m.nr, 0
 	return n
 }

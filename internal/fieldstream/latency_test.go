@@ -34,11 +34,15 @@ func TestLatency(t *testing.T) {
 			{"x", "one\ntwo\u3000\u3000x"},
 		}, "one\ntwo\u3000\u3000x"},
 		{"chat cut rune", NewChat([]string{"answer"}), []step{
-			{"[[ ## answer ## ]]\n日本\xe8", "日本"},
+			// A cut rune that cannot be a space streams at once.
+			{"[[ ## answer ## ]]\n日本\xe8", "日本\xe8"},
 			{"\xaa\x9e", "日本語"},
-			{"\xe3\x80", "日本語"},
+			{"\xe3\x80", "日本語"}, // may be U+3000
 			{"\x80", "日本語"},
-		}, "日本語"},
+			{"\xe3", "日本語"},
+			{"\x81", "日本語\u3000\xe3\x81"}, // not U+3000 any more
+			{"\x82", "日本語\u3000あ"},
+		}, "日本語\u3000あ"},
 		{"xml", NewXML([]string{"answer"}), []step{
 			{"<answ", ""},
 			{"er> Hi <b>x</b> ", "Hi <b>x</b>"},

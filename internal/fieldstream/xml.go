@@ -43,10 +43,17 @@ func (p *XML) Write(text string, emit func(Chunk)) {
 	}
 	p.m.begin(text)
 	i := 0
+	if p.m.cont > 0 {
+		i = p.m.passCont()
+	}
 	if p.m.nr > 0 {
 		n := p.m.nr
 		r, j, ok := p.m.resume(text)
 		if !ok {
+			if p.cpos == 0 && p.m.cutHeld() {
+				p.started = true
+				p.flush(emit)
+			}
 			return
 		}
 		p.value(r, -n, j, emit)
@@ -114,6 +121,10 @@ func (p *XML) run(s string, i int, emit func(Chunk)) int {
 			continue
 		}
 		if !utf8.FullRuneInString(s[i:]) {
+			if p.cpos == 0 && p.m.cutText(i) {
+				p.started = true
+				return len(s)
+			}
 			return i
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
