@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -140,6 +141,34 @@ func (p *Prediction) Decode(v any) error {
 		return fmt.Errorf("dspy: Decode: %w", err)
 	}
 	return nil
+}
+
+// Format prints the prediction as DSPy does, Prediction(answer='...'), for
+// the verbs %v and %s; %+v adds the usage.
+func (p *Prediction) Format(f fmt.State, verb rune) {
+	if p == nil {
+		fmt.Fprint(f, "Prediction(nil)")
+		return
+	}
+	var b strings.Builder
+	b.WriteString("Prediction(\n")
+	for i, n := range p.names {
+		b.WriteString("    " + n + "=")
+		if s, ok := p.values[n].(string); ok {
+			b.WriteString(pyRepr(s))
+		} else {
+			b.WriteString(p.String(n))
+		}
+		if i < len(p.names)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(")")
+	if verb == 'v' && f.Flag('+') {
+		fmt.Fprintf(&b, " usage=%+v", p.Usage)
+	}
+	fmt.Fprint(f, b.String())
 }
 
 // MarshalJSON encodes the fields as an object in signature order.

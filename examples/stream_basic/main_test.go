@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"github.com/godspy/dspy/examples/internal/demo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The example prints what the guide's Python version prints, offline.
+func TestOutput(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("DSPY_LM", "")
+	demo.SetFast()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+const want = `To get to the other side of the dinner table! It heard the recipe called for a free-range chicken.
+Prediction(
+    answer='To get to the other side of the dinner table! It heard the recipe called for a free-range chicken.'
+)
+`

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"github.com/godspy/dspy/examples/internal/demo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The example prints what the guide's Python version prints, offline.
+func TestOutput(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("DSPY_LM", "")
+	demo.SetFast()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+const want = `[status] Calling Tool evaluate_math_expression with inputs map[x:3 y:2]...
+[status] Tool finished with output: 5!
+3 + 2 is 5.
+Prediction(
+    answer='3 + 2 is 5.'
+)
+`
