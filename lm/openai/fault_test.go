@@ -281,4 +281,3 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	})
 }
-
