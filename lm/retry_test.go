@@ -69,7 +69,10 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	for _, tt := range []struct{ p RetryPolicy; want int }{{RetryPolicy{}, 2}, {NoRetry, 0}, {RetryPolicy{MaxRetries: 5}, 5}} {
+	for _, tt := range []struct {
+		p    RetryPolicy
+		want int
+	}{{RetryPolicy{}, 2}, {NoRetry, 0}, {RetryPolicy{MaxRetries: 5}, 5}} {
 		if got := tt.p.Retries(); got != tt.want {
 			t.Errorf("%+v.Retries() = %d, want %d", tt.p, got, tt.want)
 		}
