@@ -30,7 +30,7 @@ type listenerState struct {
 }
 
 func (p *Program) newRun(ctx context.Context) *run {
-	r := &run{prog: p, ctx: ctx, events: make(chan Event)}
+	r := &run{prog: p, ctx: ctx, events: make(chan Event, eventBuffer)}
 	for i, l := range p.listeners {
 		r.listeners = append(r.listeners, &listenerState{l: l, preds: p.bound[i]})
 	}
@@ -206,3 +206,8 @@ func (s *fieldSink) Close(err error) {
 	s.endReasoning()
 	s.parser.Close(s.emitFn)
 }
+
+// eventBuffer lets producers run a little ahead of the consumer, so a fast
+// LM stream does not pay a goroutine hand-off per chunk; it is small enough
+// that back-pressure still reaches the producer within a few dozen events.
+const eventBuffer = 64

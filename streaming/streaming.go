@@ -263,6 +263,18 @@ func (p *Program) Stream(ctx context.Context, in dspy.Inputs) iter.Seq2[Event, e
 					return
 				}
 			case res := <-done:
+				// The run has returned, so its events are all buffered:
+				// deliver them before the outcome.
+				for drained := false; !drained; {
+					select {
+					case ev := <-r.events:
+						if !yield(ev, nil) {
+							return
+						}
+					default:
+						drained = true
+					}
+				}
 				if res.err != nil {
 					yield(nil, res.err)
 					return
