@@ -3,6 +3,8 @@
 // network round trip, so cancelling the agent stops a search in flight.
 // The index is in memory and the LM's side is scripted, so the example runs
 // offline.
+// With OPENAI_API_KEY (or DSPY_LM=provider/model) set, the agent runs on
+// a real model instead.
 //
 //	go run ./examples/react_search
 package main
@@ -17,14 +19,30 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/examples/internal/demo"
 	"github.com/godspy/dspy/lm"
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout, scriptedLM()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	model, err := pickLM(os.Stderr)
+	if err == nil {
+		err = run(context.Background(), os.Stdout, model)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+// pickLM returns a real LM when one is configured (OPENAI_API_KEY, or
+// DSPY_LM=provider/model), else the scripted conversation below.
+func pickLM(log io.Writer) (lm.LM, error) {
+	if name := demo.Name(); name != "" {
+		fmt.Fprintf(log, "(using %s)\n", name)
+		return dspy.NewLM(name)
+	}
+	fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY to use a real model)")
+	return scriptedLM(), nil
 }
 
 // corpus is the search engine's index.
