@@ -53,6 +53,7 @@ type typedEvent struct {
 // decoder turns stream events into lm chunks.
 type decoder struct {
 	ev       event
+	json     sse.JSONDecoder
 	id       string
 	model    string
 	usage    wireUsage
@@ -67,7 +68,7 @@ type decoder struct {
 func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	ev := &d.ev
 	*ev = event{}
-	if err := json.Unmarshal(data, ev); err != nil {
+	if err := d.json.Decode(data, ev); err != nil {
 		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, data, err)
 	}
 	typ := string(name) // no allocation: compared, not kept

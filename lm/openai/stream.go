@@ -22,6 +22,7 @@ type streamState struct {
 	finished bool // a finish_reason arrived
 	head     chunkHead
 	sawHead  bool
+	json     sse.JSONDecoder
 	id       string
 	model    string
 	refusal  []byte
@@ -156,12 +157,12 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 	var err error
 	if !st.sawHead {
 		w.ID, w.Model = "", ""
-		err = json.Unmarshal(data, w)
+		err = st.json.Decode(data, w)
 		if w.ID != "" || w.Model != "" {
 			st.id, st.model, st.sawHead = w.ID, w.Model, true
 		}
 	} else {
-		err = json.Unmarshal(data, &w.chunkBody)
+		err = st.json.Decode(data, &w.chunkBody)
 	}
 	if err != nil {
 		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, data, err)
