@@ -213,11 +213,13 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 	}
 
 	req := p.request()
+	applyCallOptions(ctx, req)      // WithCallOptions (rollout id, temperature)
+	sig, in := withHint(ctx, p, in) // Refine's advice, as an extra input
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, FormatStartInfo) { return t.FormatStart },
-			FormatStartInfo{CallInfo: info, Adapter: adapter, Signature: p.sig, Inputs: in})
+			FormatStartInfo{CallInfo: info, Adapter: adapter, Signature: sig, Inputs: in})
 	}
-	err := adapter.Format(p.sig, p.cfg.demos, in, req)
+	err := adapter.Format(sig, p.cfg.demos, in, req)
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, FormatEndInfo) { return t.FormatEnd },
 			FormatEndInfo{CallInfo: info, Adapter: adapter, Messages: req.Messages, Err: err})
