@@ -37,7 +37,7 @@ func NewDecoder(r io.Reader, maxLine int) *Decoder {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	size := 32 << 10
+	size := 4 << 10 // lines longer than this grow a side buffer
 	if size > maxLine {
 		size = maxLine
 	}
