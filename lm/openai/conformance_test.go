@@ -154,3 +154,44 @@ func TestConformanceChunks(t *testing.T) {
 		}
 	})
 }
+
+// TestToolCallsWithoutIndex covers servers that omit the index: whole calls
+// side by side, and calls streamed in fragments.
+func TestToolCallsWithoutIndex(t *testing.T) {
+	const (
+		head = `data: {"choices":[{"index":0,"delta":{"tool_calls":[`
+		tail = `]},"finish_reason":null}]}` + "\n\n"
+		end  = `data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}` + "\n\ndata: [DONE]\n\n"
+	)
+	tests := []struct {
+		name string
+		body string
+		want []lm.ToolCall
+	}{
+		{"two whole calls in one delta, empty ids",
+			head + `{"id":"","type":"function","function":{"name":"a","arguments":"{}"}},{"id":"","type":"function","function":{"name":"a","arguments":"{\"x\":1}"}}` + tail + end,
+			[]lm.ToolCall{{Name: "a", Arguments: "{}"}, {Name: "a", Arguments: `{"x":1}`}}},
+		{"fragments",
+			head + `{"id":"c1","function":{"name":"f","arguments":""}}` + tail +
+				head + `{"function":{"arguments":"{\"q\":"}}` + tail +
+				head + `{"function":{"arguments":"2}"}}` + tail +
+				head + `{"id":"c2","function":{"name":"g","arguments":"{}"}}` + tail + end,
+			[]lm.ToolCall{{ID: "c1", Name: "f", Arguments: `{"q":2}`}, {ID: "c2", Name: "g", Arguments: "{}"}}},
+		{"id repeated on every fragment",
+			head + `{"id":"c1","function":{"name":"f","arguments":"{\"a\""}}` + tail +
+				head + `{"id":"c1","function":{"arguments":":1}"}}` + tail + end,
+			[]lm.ToolCall{{ID: "c1", Name: "f", Arguments: `{"a":1}`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := pieceServer(t, []byte(tt.body), 5)
+			resp, err := lm.Collect(openai.New("m", openai.WithBaseURL(srv.URL)).Stream(t.Context(), &lm.Request{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, resp.Choices[0].Message.ToolCalls); diff != "" {
+				t.Errorf("-want +got\n%s", diff)
+			}
+		})
+	}
+}

@@ -23,6 +23,10 @@ type streamState struct {
 	head     chunkHead
 	sawHead  bool
 	json     sse.JSONDecoder
+	// Tool calls sent without an index are numbered here.
+	nextCall int
+	curCall  int
+	lastID   string
 	id       string
 	model    string
 	refusal  []byte
@@ -196,13 +200,27 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 		if len(d.ToolCalls) > 0 {
 			ch.ToolCalls = make([]lm.ToolCallDelta, len(d.ToolCalls))
 			for j, tc := range d.ToolCalls {
-				idx := j // a call without an index is whole, at its position
-				if tc.Index != nil {
-					idx = *tc.Index
-				}
-				ch.ToolCalls[j] = lm.ToolCallDelta{Index: idx, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+				ch.ToolCalls[j] = lm.ToolCallDelta{Index: st.callIndex(&tc), ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
 			}
 		}
 	}
 	return ch, nil
+}
+
+// callIndex numbers a tool-call fragment. Most servers send an index; some
+// (Gemini, Ollama) send none. Then a fragment with a new id, or with a name
+// and no id, starts a call, and one with neither continues the last call.
+func (st *streamState) callIndex(tc *wireToolCall) int {
+	if tc.Index != nil {
+		st.nextCall = max(st.nextCall, *tc.Index+1)
+		return *tc.Index
+	}
+	switch {
+	case tc.ID != "" && tc.ID == st.lastID && st.nextCall > 0:
+	case tc.ID != "" || tc.Function.Name != "" || st.nextCall == 0:
+		st.curCall = st.nextCall
+		st.nextCall++
+		st.lastID = tc.ID
+	}
+	return st.curCall
 }
