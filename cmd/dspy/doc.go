@@ -1,0 +1,73 @@
+// Command dspy runs a godspy program and streams it: in the terminal with
+// "dspy ask", or over HTTP with a web page with "dspy serve".
+//
+// Install it with
+//
+//	go install github.com/godspy/dspy/cmd/dspy@latest
+//
+// or run it from a clone with "go run ./cmd/dspy".
+//
+// # dspy ask
+//
+//	dspy ask [flags] "question"
+//
+// runs the program once and streams it: status lines (dimmed on a
+// terminal, plain when piped), each streamed output field under a header as
+// its tokens arrive, then the final fields, the token usage and the timing.
+// With --json it prints one JSON object per line instead, one per event:
+//
+//	{"event":"lm","lm":"the demo LM","demo":true,"message":"..."}
+//	{"event":"status","message":"Thinking step by step..."}
+//	{"event":"chunk","predict_name":"predict","signature_field_name":"answer","chunk":"Oce","is_last_chunk":false}
+//	{"event":"prediction","prediction":{"reasoning":"...","answer":"..."},"usage":{...},"first_token_ms":310}
+//	{"event":"error","error":"cancelled","cancelled":true}
+//	{"event":"done","ok":true,"elapsed_ms":3980}
+//
+// "lm" comes first and "done" last; "prediction" or "error" comes just
+// before "done".
+//
+// Ctrl-C cancels the run and its LM request; the exit code is then 130.
+// Other exit codes: 0 success, 1 the run failed, 2 a bad command line.
+//
+// # dspy serve
+//
+//	dspy serve [flags] [--addr 127.0.0.1:8080] [--debug]
+//
+// serves the same program: POST a JSON object of inputs to /v1/stream to
+// get server-sent events (status, chunk, prediction, error, then
+// "data: [DONE]"; see streaming.Handler), GET / for a chat page that shows
+// the stream as it grows and can stop it, GET /v1/info for the program's
+// description. A client that goes away cancels its run; the server logs
+// "run cancelled". With --debug, GET /debug/stats returns the counts of
+// runs started, completed and cancelled. SIGINT or SIGTERM shuts the server
+// down gracefully.
+//
+// # The program
+//
+// Both commands take the same flags:
+//
+//	--module predict|cot|react   the module (default cot, ChainOfThought)
+//	--signature "question -> answer"
+//	--lm provider/model          e.g. openai/gpt-4o-mini, ollama_chat/llama3.2, or demo
+//	--base-url URL               an OpenAI-compatible server's API root (with --lm)
+//	--adapter chat|json|xml
+//	--tools calculator,clock     the tools of --module react
+//	--timeout 10m                the longest a run may take
+//	--demo-delay 15ms            the demo LM's pause between chunks
+//
+// ask also takes --input name=value for inputs other than the question.
+// The calculator evaluates arithmetic with a parser of its own, never by
+// executing text; the clock tells the date and time.
+//
+// # Which LM
+//
+// --lm if given; else DSPY_LM; else the first provider whose API key is set
+// (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, GROQ_API_KEY,
+// OPENROUTER_API_KEY, DEEPSEEK_API_KEY); else an offline demo LM, which
+// writes scripted, field-formatted text for whatever the prompt asks and
+// streams it at a human pace, so the mechanics can be seen without a
+// model. The first line of output says which LM is used, and for the demo
+// LM how to use a real one. A .env file in the working directory is read
+// first (KEY=VALUE lines, as python-dotenv's load_dotenv does); it never
+// overrides a variable that is already set.
+package main
