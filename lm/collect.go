@@ -18,6 +18,7 @@ type Accumulator struct {
 	finishReason string
 	usage        Usage
 	sawUsage     bool
+	cacheHit     bool
 }
 
 // Add folds one chunk in.
@@ -55,6 +56,9 @@ func (a *Accumulator) Add(c Chunk) {
 	if c.FinishReason != "" {
 		a.finishReason = c.FinishReason
 	}
+	if c.CacheHit {
+		a.cacheHit = true
+	}
 	if c.Usage != nil {
 		// Providers that repeat usage on every chunk send running totals;
 		// the last one wins.
@@ -70,10 +74,11 @@ func (a *Accumulator) Response() Response {
 		msg.ToolCalls = append([]ToolCall(nil), a.calls...)
 	}
 	return Response{
-		ID:      a.id,
-		Model:   a.model,
-		Choices: []Choice{{Message: msg, FinishReason: a.finishReason}},
-		Usage:   a.usage,
+		ID:       a.id,
+		Model:    a.model,
+		Choices:  []Choice{{Message: msg, FinishReason: a.finishReason}},
+		Usage:    a.usage,
+		CacheHit: a.cacheHit,
 	}
 }
 

@@ -164,6 +164,8 @@ type Chunk struct {
 	// ID and Model identify the response, when the provider says.
 	ID    string
 	Model string
+	// CacheHit is set on every chunk of a reply replayed from a cache.
+	CacheHit bool
 }
 
 // ToolCallDelta is a fragment of a streamed tool call.

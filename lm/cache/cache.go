@@ -1,0 +1,224 @@
+// Package cache caches LM replies: an lm.LM decorator (Wrap) over a Store,
+// with an in-memory LRU (Memory), a directory that several processes can
+// share (Disk), and a two-level store (Tiered). A Redis store for a fleet
+// lives in package lm/cache/rediscache, so that importing this package does
+// not link a Redis client.
+//
+// The key of a call is the SHA-256 of everything that can change the reply:
+// provider, model, messages, sampling parameters, stop sequences, seed,
+// response format, tools, tool choice, Extra and RolloutID. Credentials
+// (API keys, headers, base URLs) are never part of it, so rotating a key
+// keeps the cache. A hit has CacheHit set and zero Usage: no new tokens
+// were spent. A streamed reply is stored once it has completed without
+// error; a hit while streaming replays the stored reply as chunks.
+package cache
+
+import (
+	"context"
+	"iter"
+
+	"github.com/godspy/dspy/lm"
+)
+
+// LM is an lm.LM that answers from a Store when it can and stores the
+// replies of the LM it wraps. It is safe for concurrent use.
+//
+// A cache failure never fails a call: an unreadable store is a miss and a
+// failed store write is dropped; both are reported to the OnError function,
+// if one is set.
+type LM struct {
+	m     lm.LM
+	store Store
+	cfg   config
+}
+
+type config struct {
+	provider, model string
+	identitySet     bool
+	salt            string
+	disabled        bool
+	noReplay        bool
+	chunkSize       int
+	onErr           func(error)
+}
+
+// Option configures Wrap.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithIdentity sets the provider and model names that enter the key. By
+// default they come from the wrapped LM (or an LM it wraps, through
+// Unwrap) when it has methods Provider() string and Model() string. A
+// request's own Model field wins over model.
+func WithIdentity(provider, model string) Option {
+	return optionFunc(func(c *config) { c.provider, c.model, c.identitySet = provider, model, true })
+}
+
+// WithSalt adds s to every key. Use it for settings of the wrapped LM that
+// change replies without appearing in the request, such as a default
+// temperature set on the client: LMs with different salts share no
+// entries.
+func WithSalt(s string) Option { return optionFunc(func(c *config) { c.salt = s }) }
+
+// Disabled turns caching off for this LM: every call goes to the wrapped
+// LM and nothing is stored.
+func Disabled() Option { return optionFunc(func(c *config) { c.disabled = true }) }
+
+// WithoutReplay makes a streamed hit arrive as a single chunk (plus the
+// final chunk with the finish reason) instead of being cut into pieces.
+func WithoutReplay() Option { return optionFunc(func(c *config) { c.noReplay = true }) }
+
+// WithReplayChunkSize sets the size in bytes of the chunks a streamed hit
+// is replayed in (default 16; whole runes).
+func WithReplayChunkSize(n int) Option { return optionFunc(func(c *config) { c.chunkSize = n }) }
+
+// OnError sets a function told about store failures (which do not fail
+// calls). It may be called from several goroutines at once.
+func OnError(f func(error)) Option { return optionFunc(func(c *config) { c.onErr = f }) }
+
+// DefaultReplayChunkSize is the size of replayed chunks unless
+// WithReplayChunkSize says otherwise.
+const DefaultReplayChunkSize = 16
+
+// Wrap returns m with its replies cached in store.
+func Wrap(m lm.LM, store Store, opts ...Option) *LM {
+	c := &LM{m: m, store: store, cfg: config{chunkSize: DefaultReplayChunkSize}}
+	for _, o := range opts {
+		o.apply(&c.cfg)
+	}
+	if !c.cfg.identitySet {
+		c.cfg.provider, c.cfg.model = lm.Identify(m)
+	}
+	return c
+}
+
+// Unwrap returns the wrapped LM.
+func (c *LM) Unwrap() lm.LM { return c.m }
+
+// Store returns the cache's store.
+func (c *LM) Store() Store { return c.store }
+
+// Provider returns the provider name used in keys.
+func (c *LM) Provider() string { return c.cfg.provider }
+
+// Model returns the model name used in keys when a request names none.
+func (c *LM) Model() string { return c.cfg.model }
+
+// Key returns the cache key of req: a lowercase hex SHA-256. It fails only
+// for Extra, tool parameters or a response schema that JSON cannot encode;
+// such a call bypasses the cache.
+func (c *LM) Key(req *lm.Request) (string, error) {
+	return requestKey(c.cfg.provider, c.cfg.model, c.cfg.salt, req)
+}
+
+func (c *LM) report(err error) {
+	if err != nil && c.cfg.onErr != nil {
+		c.cfg.onErr(err)
+	}
+}
+
+// key returns the key of req, or "" when req must bypass the cache.
+func (c *LM) key(req *lm.Request) string {
+	if c.cfg.disabled || req.NoCache || c.store == nil {
+		return ""
+	}
+	k, err := c.Key(req)
+	if err != nil {
+		c.report(err)
+		return ""
+	}
+	return k
+}
+
+// lookup returns the stored response of key, marked as a hit.
+func (c *LM) lookup(ctx context.Context, key string) *lm.Response {
+	b, ok, err := c.store.Get(ctx, key)
+	if err != nil {
+		c.report(err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	r, err := DecodeResponse(b)
+	if err != nil {
+		c.report(err)
+		return nil
+	}
+	r.Usage = lm.Usage{}
+	r.CacheHit = true
+	return r
+}
+
+// save stores r under key. It runs after the reply is complete, so the
+// caller's cancellation (which may come right after) does not stop it.
+func (c *LM) save(ctx context.Context, key string, r *lm.Response) {
+	c.report(c.store.Set(context.WithoutCancel(ctx), key, EncodeResponse(r)))
+}
+
+// Generate answers from the cache, or calls the wrapped LM and stores its
+// successful reply.
+func (c *LM) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
+	key := c.key(req)
+	if key == "" {
+		return c.m.Generate(ctx, req)
+	}
+	if r := c.lookup(ctx, key); r != nil {
+		return r, nil
+	}
+	r, err := c.m.Generate(ctx, req)
+	if err == nil && r != nil {
+		c.save(ctx, key, r)
+	}
+	return r, err
+}
+
+// Stream replays a cached reply as chunks (with CacheHit set), or streams
+// the wrapped LM's reply through while assembling it, and stores it once
+// the stream has ended without error. A consumer that stops early stops
+// the wrapped stream, and nothing is stored.
+func (c *LM) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
+	return func(yield func(lm.Chunk, error) bool) {
+		key := c.key(req)
+		if key == "" {
+			for ch, err := range c.m.Stream(ctx, req) {
+				if !yield(ch, err) {
+					return
+				}
+			}
+			return
+		}
+		if r := c.lookup(ctx, key); r != nil {
+			size := c.cfg.chunkSize
+			if c.cfg.noReplay {
+				size = 0
+			}
+			for ch, err := range lm.StreamFromResponse(ctx, r, size) {
+				ch.CacheHit = err == nil
+				if !yield(ch, err) {
+					return
+				}
+			}
+			return
+		}
+		var acc lm.Accumulator
+		for ch, err := range c.m.Stream(ctx, req) {
+			if err != nil {
+				yield(ch, err)
+				return
+			}
+			acc.Add(ch)
+			if !yield(ch, nil) {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return // the stream may have been cut short by cancellation
+		}
+		r := acc.Response()
+		c.save(ctx, key, &r)
+	}
+}
