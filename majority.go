@@ -31,6 +31,7 @@ func Majority(preds []*Prediction, field string) (*Prediction, error) {
 		}
 	}
 	norm := make([]string, len(preds))
+	has := make([]bool, len(preds))
 	counts := map[string]int{}
 	var order []string // values in order of first appearance
 	allEmpty := true
@@ -38,13 +39,14 @@ func Majority(preds []*Prediction, field string) (*Prediction, error) {
 		if p == nil || !p.Has(field) {
 			continue
 		}
+		has[i] = true
 		norm[i] = NormalizeText(p.String(field))
 		if norm[i] != "" {
 			allEmpty = false
 		}
 	}
-	for i, p := range preds {
-		if p == nil || (norm[i] == "" && !allEmpty) {
+	for i := range preds {
+		if !has[i] || (norm[i] == "" && !allEmpty) {
 			continue
 		}
 		if counts[norm[i]] == 0 {
@@ -62,7 +64,7 @@ func Majority(preds []*Prediction, field string) (*Prediction, error) {
 		}
 	}
 	for i, p := range preds {
-		if p != nil && norm[i] == winner {
+		if has[i] && norm[i] == winner {
 			return p, nil
 		}
 	}
