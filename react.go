@@ -293,14 +293,15 @@ func (run *reactRun) call(ctx context.Context, m Module) (*Prediction, error) {
 // textStep runs one iteration of DSPy's text protocol.
 func (r *ReAct) textStep(ctx context.Context, run *reactRun) (done bool, err error) {
 	pred, err := run.call(ctx, r.react)
-	var name string
 	var step Step
-	switch pe := (*ParseError)(nil); {
-	case err == nil:
-		name = pred.String("next_tool_name")
+	if err == nil {
 		args, _ := pred.Get("next_tool_args").(map[string]any)
-		step = Step{Thought: pred.String("next_thought"), ToolName: name, ToolArgs: args}
-	case errors.As(err, &pe):
+		step = Step{Thought: pred.String("next_thought"), ToolName: pred.String("next_tool_name"), ToolArgs: args}
+	} else {
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			return false, err
+		}
 		// A tool name outside the Literal fails the parse; read the reply
 		// again with a str name so the agent learns of its mistake.
 		vals, ok := r.reparse(pe)
@@ -308,13 +309,11 @@ func (r *ReAct) textStep(ctx context.Context, run *reactRun) (done bool, err err
 			current(ctx).logger.WarnContext(ctx, "dspy: ReAct: ending the trajectory: the agent's reply did not parse", "err", err)
 			return true, nil
 		}
-		name, _ = vals["next_tool_name"].(string)
-		thought, _ := vals["next_thought"].(string)
-		args, _ := vals["next_tool_args"].(map[string]any)
-		step = Step{Thought: thought, ToolName: name, ToolArgs: args}
-	default:
-		return false, err
+		step.Thought, _ = vals["next_thought"].(string)
+		step.ToolName, _ = vals["next_tool_name"].(string)
+		step.ToolArgs, _ = vals["next_tool_args"].(map[string]any)
 	}
+	name := step.ToolName
 	if name == finishTool {
 		step.Observation = finishObservation
 		run.steps = append(run.steps, step)
