@@ -294,21 +294,33 @@ func TestBestOfNStreamsAttemptsApart(t *testing.T) {
 }
 
 // BenchmarkBestOfN5 runs five attempts on an LM with 100 ms latency: they
-// run at once, so a call takes about one latency.
+// run at once, so a call takes about one latency ("concurrent"); one at a
+// time ("sequential", ConcurrentAttempts(1)) it takes five.
 func BenchmarkBestOfN5(b *testing.B) {
 	const latency = 100 * time.Millisecond
-	model := dspytest.Repeat(dspytest.ChatReply("answer", "Brussels, Belgium")).DontRecord()
-	model.Latency = latency
-	bon := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0)
-	ctx := context.Background()
-	b.ReportAllocs()
-	start := time.Now()
-	for b.Loop() {
-		if _, err := bon.Call(ctx, question); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		opts []dspy.BestOfNOption
+	}{
+		{"concurrent", nil},
+		{"sequential", []dspy.BestOfNOption{dspy.ConcurrentAttempts(1)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			model := dspytest.Repeat(dspytest.ChatReply("answer", "Brussels, Belgium")).DontRecord()
+			model.Latency = latency
+			// No attempt reaches the threshold: all five run.
+			bon := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0, bc.opts...)
+			ctx := context.Background()
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				if _, err := bon.Call(ctx, question); err != nil {
+					b.Fatal(err)
+				}
+			}
+			per := time.Since(start) / time.Duration(b.N)
+			b.ReportMetric(float64(per)/float64(time.Millisecond), "ms/call")
+			b.ReportMetric(float64(per)/float64(latency), "latencies/call")
+		})
 	}
-	per := time.Since(start) / time.Duration(b.N)
-	b.ReportMetric(float64(per)/float64(time.Millisecond), "ms/call")
-	b.ReportMetric(float64(per)/float64(latency), "latencies/call")
 }
