@@ -3,6 +3,7 @@ package dspy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -323,4 +324,17 @@ func BenchmarkBestOfN5(b *testing.B) {
 			b.ReportMetric(float64(per)/float64(latency), "latencies/call")
 		})
 	}
+}
+
+func TestBestOfNRewardPanicReachesCaller(t *testing.T) {
+	model := &bonLM{replies: map[string]string{"0": "Brussels", "1": "Brussels"}}
+	panicky := func(dspy.Inputs, *dspy.Prediction) float64 { panic("reward exploded") }
+	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 2, panicky, 1.0)
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "reward exploded") {
+			t.Errorf("recover() = %v, want the reward's panic", r)
+		}
+	}()
+	b.Call(context.Background(), question)
+	t.Error("BestOfN.Call returned, want a panic")
 }
