@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/internal/calc"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -102,7 +103,7 @@ var (
 	inputListRE = regexp.MustCompile("(?m)^\\s*\\d+\\.\\s+`([^`]+)`")
 	quotedRE    = regexp.MustCompile(`'([^']*)'`)
 	// exprRE finds arithmetic in a question: digits, operators, parentheses.
-	exprRE = regexp.MustCompile(`[-+*/%^().\d\s]*\d[-+*/%^().\d\s]*`)
+	exprRE = regexp.MustCompile(`[-+*/^().\d\s]*\d[-+*/^().\d\s]*`)
 )
 
 // inputFieldNames lists the input fields a DSPy-style system prompt names
@@ -222,7 +223,7 @@ func arithmetic(s string) string {
 	best := ""
 	for _, m := range exprRE.FindAllString(s, -1) {
 		m = strings.Trim(strings.TrimSpace(m), ".")
-		if len(m) > len(best) && strings.ContainsAny(strings.TrimLeft(m, "-"), "+-*/%^") {
+		if len(m) > len(best) && strings.ContainsAny(strings.TrimLeft(m, "-"), "+-*/^") {
 			best = m
 		}
 	}
@@ -286,11 +287,11 @@ func (d *demoCall) computed() (expr, value string, ok bool) {
 	if expr == "" {
 		return "", "", false
 	}
-	v, err := Evaluate(expr)
+	v, err := calc.Eval(expr)
 	if err != nil {
 		return "", "", false
 	}
-	return expr, FormatNumber(v), true
+	return expr, calc.Format(v), true
 }
 
 func (d *demoCall) thought() string {

@@ -56,8 +56,8 @@
 //	--demo-delay 15ms            the demo LM's pause between chunks
 //
 // ask also takes --input name=value for inputs other than the question.
-// The calculator evaluates arithmetic with a parser of its own, never by
-// executing text; the clock tells the date and time.
+// The calculator evaluates arithmetic with the parser of internal/calc,
+// never by executing text; the clock tells the date and time.
 //
 // # Which LM
 //

@@ -8,25 +8,27 @@ import (
 	"time"
 
 	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/internal/calc"
 )
 
 // toolNames lists the built-in tools --tools accepts, in help order.
 var toolNames = []string{"calculator", "clock"}
 
 type calculatorArgs struct {
-	Expression string `json:"expression" desc:"an arithmetic expression, e.g. (3 + 4) * 2 ^ 3 / sqrt(16)"`
+	Expression string `json:"expression" desc:"an arithmetic expression, e.g. (3 + 4) * 2 ^ 3 / 4"`
 }
 
-// calculatorTool evaluates arithmetic with Evaluate: a parser, never eval.
+// calculatorTool evaluates arithmetic with internal/calc: a parser, never
+// eval, so an LM's text is safe to give it.
 func calculatorTool() *dspy.Tool {
 	return dspy.NewTool("calculator",
-		"Evaluate an arithmetic expression: + - * / % ^, parentheses, sqrt, abs, round, floor, ceil.",
+		"Evaluate an arithmetic expression: numbers, + - * / ^ (power) and parentheses.",
 		func(_ context.Context, a calculatorArgs) (string, error) {
-			v, err := Evaluate(a.Expression)
+			v, err := calc.Eval(a.Expression)
 			if err != nil {
 				return "", err
 			}
-			return FormatNumber(v), nil
+			return calc.Format(v), nil
 		})
 }
 
