@@ -170,14 +170,14 @@ func (b *BestOfN) ACall(ctx context.Context, in Inputs) *Future[*Prediction] {
 	return ACall(ctx, b, in)
 }
 
-// attempt is one attempt's outcome.
-type attempt struct {
+// bestOfNAttempt is one attempt's outcome.
+type bestOfNAttempt struct {
 	pred   *Prediction
 	reward float64
 }
 
-// score returns the reward of pred, 0 without a reward function.
-func score(reward RewardFunc, in Inputs, pred *Prediction) float64 {
+// rewardOf returns the reward of pred, 0 without a reward function.
+func rewardOf(reward RewardFunc, in Inputs, pred *Prediction) float64 {
 	if reward == nil {
 		return 0
 	}
@@ -201,16 +201,16 @@ func (b *BestOfN) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	futs := make([]*Future[attempt], 0, b.n)
+	futs := make([]*Future[bestOfNAttempt], 0, b.n)
 	done := make(chan int, b.n) // attempt numbers, in completion order
 	start := func() {
 		i := len(futs)
-		f := Go(attemptContext(ctx, i), func(ctx context.Context) (attempt, error) {
+		f := Go(attemptContext(ctx, i), func(ctx context.Context) (bestOfNAttempt, error) {
 			pred, err := Call(ctx, b.Module, in)
 			if err != nil {
-				return attempt{}, err
+				return bestOfNAttempt{}, err
 			}
-			return attempt{pred: pred, reward: score(b.reward, in, pred)}, nil
+			return bestOfNAttempt{pred: pred, reward: rewardOf(b.reward, in, pred)}, nil
 		})
 		futs = append(futs, f)
 		f.notify(done, i)

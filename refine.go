@@ -103,11 +103,11 @@ func (r *Refine) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		if advice != nil {
 			actx = withHints(actx, hintsFor(named, advice))
 		}
-		rec := newTrajectory(named)
+		rec := newRefineTrajectory(named)
 		actx = WithSettings(actx, WithTrace(rec.trace()))
 		pred, err := Call(actx, r.Module, in)
 		if err == nil {
-			reward := score(r.reward, in, pred)
+			reward := rewardOf(r.reward, in, pred)
 			if best == nil || reward > bestReward {
 				best, bestReward = pred, reward
 			}
@@ -141,7 +141,7 @@ func (r *Refine) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 }
 
 // advise asks the feedback predictor for advice per predictor path.
-func (r *Refine) advise(ctx context.Context, in Inputs, named []NamedPredictor, rec *trajectory, pred *Prediction, reward float64) (map[string]string, error) {
+func (r *Refine) advise(ctx context.Context, in Inputs, named []NamedPredictor, rec *refineTrajectory, pred *Prediction, reward float64) (map[string]string, error) {
 	names := make([]string, len(named))
 	for i, np := range named {
 		names[i] = np.Path
@@ -231,31 +231,31 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// trajectory records the inputs and outputs of every predictor call of one
+// refineTrajectory records the inputs and outputs of every predictor call of one
 // attempt, through a Trace.
-type trajectory struct {
+type refineTrajectory struct {
 	paths map[*Predict]string
 
 	mu      sync.Mutex
 	started map[uint64]Inputs
-	done    []trajectoryStep
+	done    []refineStep
 }
 
-type trajectoryStep struct {
+type refineStep struct {
 	ModuleName string      `json:"module_name"`
 	Inputs     Inputs      `json:"inputs"`
 	Outputs    *Prediction `json:"outputs"`
 }
 
-func newTrajectory(named []NamedPredictor) *trajectory {
-	t := &trajectory{paths: make(map[*Predict]string, len(named)), started: map[uint64]Inputs{}}
+func newRefineTrajectory(named []NamedPredictor) *refineTrajectory {
+	t := &refineTrajectory{paths: make(map[*Predict]string, len(named)), started: map[uint64]Inputs{}}
 	for _, np := range named {
 		t.paths[np.Predict] = np.Path
 	}
 	return t
 }
 
-func (t *trajectory) trace() *Trace {
+func (t *refineTrajectory) trace() *Trace {
 	return &Trace{
 		ModuleStart: func(_ context.Context, info ModuleStartInfo) {
 			if p, ok := info.Module.(*Predict); ok && t.paths[p] != "" {
@@ -274,24 +274,24 @@ func (t *trajectory) trace() *Trace {
 			in, ok := t.started[info.ID]
 			delete(t.started, info.ID)
 			if ok && info.Err == nil && info.Prediction != nil {
-				t.done = append(t.done, trajectoryStep{ModuleName: t.paths[p], Inputs: in, Outputs: info.Prediction})
+				t.done = append(t.done, refineStep{ModuleName: t.paths[p], Inputs: in, Outputs: info.Prediction})
 			}
 		},
 	}
 }
 
-func (t *trajectory) steps() []trajectoryStep {
+func (t *refineTrajectory) steps() []refineStep {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]trajectoryStep{}, t.done...)
+	return append([]refineStep{}, t.done...)
 }
 
 // hintField is the input DSPy's Refine adds to each predictor after a failed
 // attempt.
 var hintField = Field{Name: "hint_", Desc: "A hint to the module from an earlier run"}
 
-// hint is one predictor's advice and its signature with the hint field.
-type hint struct {
+// refineHint is one predictor's advice and its signature with the hint field.
+type refineHint struct {
 	sig  *Signature
 	text string
 }
@@ -300,8 +300,8 @@ type hintsKey struct{}
 
 // hintsFor gives every predictor its advice, "N/A" when the feedback named
 // none, as DSPy does.
-func hintsFor(named []NamedPredictor, advice map[string]string) map[*Predict]hint {
-	hs := make(map[*Predict]hint, len(named))
+func hintsFor(named []NamedPredictor, advice map[string]string) map[*Predict]refineHint {
+	hs := make(map[*Predict]refineHint, len(named))
 	for _, np := range named {
 		sig := np.Predict.Signature()
 		if _, clash := sig.Input(hintField.Name); clash {
@@ -313,15 +313,15 @@ func hintsFor(named []NamedPredictor, advice map[string]string) map[*Predict]hin
 		}
 		// Keep the instructions the predictor has without the hint: an empty
 		// Instructions would otherwise name hint_ among the task's fields.
-		hs[np.Predict] = hint{sig: sig.WithInstructions(sig.TaskInstructions()).AppendInput(hintField), text: text}
+		hs[np.Predict] = refineHint{sig: sig.WithInstructions(sig.TaskInstructions()).AppendInput(hintField), text: text}
 	}
 	return hs
 }
 
 // withHints returns a context in which the given predictors see a hint; an
 // enclosing Refine's hints for other predictors stay.
-func withHints(ctx context.Context, hs map[*Predict]hint) context.Context {
-	if outer, ok := ctx.Value(hintsKey{}).(map[*Predict]hint); ok {
+func withHints(ctx context.Context, hs map[*Predict]refineHint) context.Context {
+	if outer, ok := ctx.Value(hintsKey{}).(map[*Predict]refineHint); ok {
 		merged := maps.Clone(outer)
 		maps.Copy(merged, hs)
 		hs = merged
@@ -333,7 +333,7 @@ func withHints(ctx context.Context, hs map[*Predict]hint) context.Context {
 // its own, or, under a Refine that has advice for p, both extended with the
 // "hint_" field. Predict calls it on each run.
 func withHint(ctx context.Context, p *Predict, in Inputs) (*Signature, Inputs) {
-	hs, ok := ctx.Value(hintsKey{}).(map[*Predict]hint)
+	hs, ok := ctx.Value(hintsKey{}).(map[*Predict]refineHint)
 	if !ok {
 		return p.sig, in
 	}
