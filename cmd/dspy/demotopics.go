@@ -62,7 +62,7 @@ func (t demoTopic) reasoning(question string) string {
 	if t.think != "" {
 		return t.think
 	}
-	return "The question is \"" + oneLine(question) + "\". I am godspy's offline demo LM, so I do not actually know the answer; I will write a scripted reply that shows how a real model's answer would stream, field by field and token by token."
+	return "The input is \"" + oneLine(question) + "\". I am godspy's offline demo LM, so I do not actually know the answer; I will write a scripted reply that shows how a real model's answer would stream, field by field and token by token."
 }
 
 func (t demoTopic) answer(question string) string {
@@ -73,7 +73,7 @@ func (t demoTopic) answer(question string) string {
 			b.WriteString(t.detail)
 		}
 	} else {
-		b.WriteString("This reply comes from godspy's offline demo LM, which writes scripted text so that you can watch a stream without a model. You asked: \"" + oneLine(question) + "\". A real model reads the prompt that the adapter builds from the signature, reasons step by step, and then writes each output field in turn, exactly as you see here. To get a real answer, set OPENAI_API_KEY (or another provider's key), or run a local model with --lm ollama_chat/llama3.2.")
+		b.WriteString("This reply comes from godspy's offline demo LM, which writes scripted text so that you can watch a stream without a model. Your input was \"" + oneLine(question) + "\". A real model reads the prompt that the adapter builds from the signature, reasons step by step, and then writes each output field in turn, exactly as you see here. To get a real answer, set OPENAI_API_KEY (or another provider's key), or run a local model with --lm ollama_chat/llama3.2.")
 	}
 	if wantsDetail(question) {
 		b.WriteString(demoMechanics)
