@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/godspy/dspy/dspytest"
 )
 
 // jsonLine is the part of an `ask --json` event the tests read.
@@ -336,5 +339,29 @@ func TestAskCancelJSON(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "cancelled") {
 		t.Errorf("stderr %q does not say cancelled", errOut.String())
+	}
+}
+
+// With --lm and --base-url, ask streams from an OpenAI-compatible server
+// over HTTP; the first line names the model, not the demo LM.
+func TestAskRealServer(t *testing.T) {
+	srv := dspytest.NewServer(dspytest.WithRequiredAPIKey("sk-test"), dspytest.WithChunkBytes(3))
+	defer srv.Close()
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	code, out, errOut := runCmd(t, os.Getenv, "ask", "--json", "--lm", "openai/test-model", "--base-url", srv.URL(), "What is Go?")
+	if code != exitOK {
+		t.Fatalf("exit code %d, stderr %q", code, errOut)
+	}
+	events := parseJSONLines(t, out)
+	checkOrder(t, events)
+	if d := events[0].Demo; d == nil || *d || !strings.Contains(events[0].Message, "openai/test-model") {
+		t.Errorf("lm event = %s, want the real model", events[0].Raw)
+	}
+	pred := events[len(events)-2].Prediction
+	if pred["answer"] != streamed(events, "answer") || pred["answer"] == "" {
+		t.Errorf("answer %q, streamed %q", pred["answer"], streamed(events, "answer"))
+	}
+	if strings.Contains(out, "sk-test") {
+		t.Error("the API key appears in the output")
 	}
 }

@@ -62,3 +62,37 @@ func TestAskInterrupt(t *testing.T) {
 		t.Errorf("stdout should end cancelled, without a final prediction:\n%s", out)
 	}
 }
+
+// The binary reads .env from its working directory, without overriding
+// variables already set.
+func TestDotenvFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/.env", []byte("# test\nDSPY_LM=\"nosuch/model\"\nNO_COLOR=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env ...string) (string, int) {
+		cmd := exec.Command(dspyBinary(t), "ask", "--demo-delay", "0", "q")
+		cmd.Dir = dir
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DSPY_LM=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		return string(out), 0
+	}
+	if out, code := run(); code != exitUsage || !strings.Contains(out, `unknown LM provider "nosuch"`) {
+		t.Errorf(".env sets DSPY_LM=nosuch/model: exit %d, output %q; want exit 2 naming the provider", code, out)
+	}
+	if out, code := run("DSPY_LM=demo"); code != exitOK || !strings.Contains(firstLine(out), "demo LM") {
+		t.Errorf("DSPY_LM=demo set before: exit %d, first line %q; want the demo LM (.env must not override)", code, firstLine(out))
+	}
+}
