@@ -240,11 +240,13 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 			LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil})
 	}
 	var resp *lm.Response
+	start := historyStart(s)
 	if sink != nil {
 		resp, err = streamLM(ctx, model, req, sink)
 	} else {
 		resp, err = model.Generate(ctx, req)
 	}
+	recordHistory(s, model, req, start, resp, err, sink != nil)
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, LMEndInfo) { return t.LMEnd },
 			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err})
@@ -310,8 +312,9 @@ func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink ChunkSink)
 	n := 0
 	for c, serr := range model.Stream(ctx, req) {
 		if serr != nil {
-			if n == 0 {
-				return nil, serr
+			var se *lm.StreamError
+			if n == 0 || errors.As(serr, &se) {
+				return nil, serr // a provider's StreamError already holds the partial reply
 			}
 			return nil, &lm.StreamError{Partial: acc.Response(), Err: serr}
 		}

@@ -271,5 +271,11 @@ func UserMessage(err error) string {
 	case errors.Is(err, lm.ErrServer), errors.Is(err, lm.ErrBadRequest), errors.Is(err, lm.ErrStreamIdle), errors.Is(err, lm.ErrMalformed):
 		return "the language model provider failed; try again"
 	}
+	// A stream cut off mid-answer, or a connection to the provider that
+	// failed (reset, refused, ended early), is the provider's failure too.
+	var se *lm.StreamError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || lm.Retryable(err) {
+		return "the language model provider failed; try again"
+	}
 	return "internal error"
 }

@@ -240,6 +240,9 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 		if cause := context.Cause(ctx); cause != nil {
 			return h, cause
 		}
+		if errors.Is(err, sse.ErrLineTooLong) {
+			return h, fmt.Errorf("anthropic: reading stream: %w: %w", lm.ErrMalformed, err)
+		}
 		return h, fmt.Errorf("anthropic: reading stream: %w", err)
 	}
 	if !d.finished {

@@ -125,6 +125,9 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, y
 		if ctxErr := context.Cause(ctx); ctxErr != nil {
 			return h, ctxErr
 		}
+		if errors.Is(err, sse.ErrLineTooLong) {
+			return h, fmt.Errorf("%s: reading stream: %w: %w", c.provider, lm.ErrMalformed, err)
+		}
 		return h, fmt.Errorf("%s: reading stream: %w", c.provider, err)
 	}
 	if !st.finished {
