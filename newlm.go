@@ -10,6 +10,8 @@ import (
 
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/anthropic"
+	"github.com/godspy/dspy/lm/cache"
+	"github.com/godspy/dspy/lm/history"
 	"github.com/godspy/dspy/lm/openai"
 )
 
@@ -37,6 +39,9 @@ type lmConfig struct {
 	maxTokens   int
 	limits      *lm.Limits
 	retry       *lm.RetryPolicy
+	cache       cache.Store      // WithCache (lmcache.go)
+	cacheSet    bool             // WithCache was given; nil turns caching off
+	history     *history.History // WithHistory (history.go)
 }
 
 // WithBaseURL overrides the provider's API root (and its *_BASE_URL
@@ -60,7 +65,7 @@ func WithTemperature(t float64) LMOption {
 func WithMaxTokens(n int) LMOption { return lmOptionFunc(func(c *lmConfig) { c.maxTokens = n }) }
 
 // WithLimits bounds requests in flight and requests and tokens per minute;
-// NewLM then returns an *lm.Limited around the provider.
+// NewLM then puts an *lm.Limited around the provider (inside the cache).
 func WithLimits(l lm.Limits) LMOption { return lmOptionFunc(func(c *lmConfig) { c.limits = &l }) }
 
 // WithRetry sets the retry policy (the default retries twice; lm.NoRetry
@@ -120,6 +125,10 @@ func knownProviders() []string {
 // model is the deployment name.
 //
 // Any OpenAI-compatible server works as "openai/MODEL" with WithBaseURL.
+//
+// Replies are cached, as in DSPy: by default in a memory cache of the LM's
+// own; WithCache shares a store (memory, disk, Redis) or turns caching off.
+// WithHistory keeps the LM's calls.
 func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	prefix, model, ok := strings.Cut(name, "/")
 	if !ok || model == "" {
@@ -187,7 +196,7 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 		m = openai.New(model, o...)
 	}
 	if cfg.limits != nil {
-		return lm.Limit(m, *cfg.limits), nil
+		m = lm.Limit(m, *cfg.limits)
 	}
-	return m, nil
+	return decorate(m, &cfg, p.provider, model), nil
 }

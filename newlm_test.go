@@ -85,7 +85,7 @@ func TestNewLMPresets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, ok := m.(*openai.Client)
+			c, ok := findLM[*openai.Client](m)
 			if !ok || c.Provider() != tt.provider {
 				t.Fatalf("got %T", m)
 			}
@@ -99,14 +99,14 @@ func TestNewLMPresets(t *testing.T) {
 		clearLMEnv(t)
 		t.Setenv("ANTHROPIC_API_KEY", "k")
 		m, err := NewLM("anthropic/claude-sonnet-4-5")
-		if c, ok := m.(*anthropic.Client); err != nil || !ok || c.Model() != "claude-sonnet-4-5" {
+		if c, ok := findLM[*anthropic.Client](m); err != nil || !ok || c.Model() != "claude-sonnet-4-5" {
 			t.Fatalf("got %T, %v", m, err)
 		}
 	})
 	t.Run("limits", func(t *testing.T) {
 		clearLMEnv(t)
 		m, err := NewLM("ollama_chat/llama3.1", WithLimits(lm.Limits{MaxInFlight: 4}))
-		if _, ok := m.(*lm.Limited); err != nil || !ok {
+		if _, ok := findLM[*lm.Limited](m); err != nil || !ok {
 			t.Fatalf("got %T, %v", m, err)
 		}
 	})

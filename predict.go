@@ -240,11 +240,13 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 			LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil})
 	}
 	var resp *lm.Response
+	start := historyStart(s)
 	if sink != nil {
 		resp, err = streamLM(ctx, model, req, sink)
 	} else {
 		resp, err = model.Generate(ctx, req)
 	}
+	recordHistory(s, model, req, start, resp, err, sink != nil)
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, LMEndInfo) { return t.LMEnd },
 			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err})

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/lm/history"
 )
 
 // Option configures settings (Configure, WithSettings). Some options also
@@ -23,6 +24,8 @@ type overlay struct {
 	trackUsage *bool
 	logger     *slog.Logger
 	stream     StreamSink
+	history    *history.History
+	historySet bool // WithHistory was given (nil turns history off)
 }
 
 func (o *overlay) merge(top *overlay) *overlay {
@@ -44,6 +47,9 @@ func (o *overlay) merge(top *overlay) *overlay {
 	}
 	if top.stream != nil {
 		m.stream = top.stream
+	}
+	if top.historySet {
+		m.history, m.historySet = top.history, true
 	}
 	return &m
 }
@@ -98,6 +104,7 @@ type settings struct {
 	trackUsage bool
 	logger     *slog.Logger
 	stream     StreamSink
+	history    *history.History
 }
 
 func current(ctx context.Context) settings {
@@ -132,6 +139,9 @@ func current(ctx context.Context) settings {
 		if o.stream != nil {
 			s.stream = o.stream
 		}
+		if o.historySet {
+			s.history = o.history
+		}
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -145,9 +155,9 @@ func CurrentLM(ctx context.Context) lm.LM { return current(ctx).lm }
 
 type lmOption struct{ m lm.LM }
 
-func (o lmOption) applySettings(s *overlay)        { s.lm = o.m }
-func (o lmOption) applyPredict(c *predictConfig)   { c.lm = o.m }
-func (o adapterOption) applySettings(s *overlay)   { s.adapter = o.a }
+func (o lmOption) applySettings(s *overlay)           { s.lm = o.m }
+func (o lmOption) applyPredict(c *predictConfig)      { c.lm = o.m }
+func (o adapterOption) applySettings(s *overlay)      { s.adapter = o.a }
 func (o adapterOption) applyPredict(c *predictConfig) { c.adapter = o.a }
 
 type adapterOption struct{ a Adapter }
