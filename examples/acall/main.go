@@ -20,8 +20,11 @@ func main() {
 	}
 }
 
+// script is what the offline LM answers.
+var script = []string{dspytest.ChatReply("answer", "To get to the other side of the dinner table!")}
+
 func run(ctx context.Context, out, log io.Writer) error {
-	model, err := demo.LM(log, dspytest.ChatReply("answer", "To get to the other side of the dinner table!"))
+	model, err := demo.LM(log, script...)
 	if err != nil {
 		return err
 	}

@@ -43,13 +43,16 @@ func (p *AsyncPipeline) Forward(ctx context.Context, in dspy.Inputs) (*dspy.Pred
 	return p.Summarize.Call(ctx, dspy.Inputs{"analysis": analysis.Get("analysis")})
 }
 
+// script is what the offline LM answers.
+var script = []string{
+	dspytest.ChatReply("analysis", "The text describes DSPy as a framework for programming, not prompting, language models, with composable modules and optimizers."),
+	dspytest.ChatReply(
+		"reasoning", "The analysis stresses programming over prompting and composability.",
+		"summary", "DSPy lets you program language models with composable modules instead of hand-written prompts."),
+}
+
 func run(ctx context.Context, out, log io.Writer) error {
-	model, err := demo.LM(log,
-		dspytest.ChatReply("analysis", "The text describes DSPy as a framework for programming, not prompting, language models, with composable modules and optimizers."),
-		dspytest.ChatReply(
-			"reasoning", "The analysis stresses programming over prompting and composability.",
-			"summary", "DSPy lets you program language models with composable modules instead of hand-written prompts."),
-	)
+	model, err := demo.LM(log, script...)
 	if err != nil {
 		return err
 	}

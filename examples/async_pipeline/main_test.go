@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
@@ -30,3 +31,27 @@ func TestOutput(t *testing.T) {
 
 const want = `Summary: DSPy lets you program language models with composable modules instead of hand-written prompts.
 `
+
+// The same program, unchanged, over HTTP: dspy.NewLM("openai/...") against
+// an OpenAI-compatible test server that gives the same answers.
+func TestOverHTTP(t *testing.T) {
+	var answers []dspytest.Answer
+	for _, text := range script {
+		answers = append(answers, dspytest.Answer{Text: text})
+	}
+	srv := dspytest.NewServer(dspytest.WithAnswers(answers...))
+	defer srv.Close()
+	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != want {
+		t.Errorf("output over HTTP:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(srv.Requests()); n != len(script) {
+		t.Errorf("server got %d requests, want %d", n, len(script))
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 
+	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
@@ -37,3 +39,31 @@ A: 4
 Q: Who wrote Romeo and Juliet?
 A: William Shakespeare
 `
+
+// The same program, unchanged, over HTTP: the test server answers each
+// question by what it asks, as the offline LM does.
+func TestOverHTTP(t *testing.T) {
+	srv := dspytest.NewServer(dspytest.WithResponder(func(req *dspytest.ChatRequest) dspytest.Answer {
+		last := req.Messages[len(req.Messages)-1].Content
+		for q, a := range answers {
+			if strings.Contains(last, q) {
+				return dspytest.Answer{Text: dspytest.ChatReply("answer", a)}
+			}
+		}
+		return dspytest.Answer{Text: dspytest.ChatReply("answer", "?")}
+	}))
+	defer srv.Close()
+	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != want {
+		t.Errorf("output over HTTP:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(srv.Requests()); n != 3 {
+		t.Errorf("server got %d requests, want 3", n)
+	}
+}
