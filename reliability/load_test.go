@@ -256,7 +256,9 @@ func TestLoadSSE(t *testing.T) {
 		t.Errorf("%d complete streams, want %d", got, want)
 	}
 	// Every client that left cancelled its run's LM request.
-	if !waitFor(10*time.Second, func() bool { return lmSrv.Disconnects() >= nLeft && lmSrv.Active() == 0 && int(lmCancelled.Load()) >= nLeft }) {
+	if !waitFor(10*time.Second, func() bool {
+		return lmSrv.Disconnects() >= nLeft && lmSrv.Active() == 0 && int(lmCancelled.Load()) >= nLeft
+	}) {
 		t.Errorf("LM server: %d disconnects, %d active; %d LM calls cancelled; want %d, 0, %d", lmSrv.Disconnects(), lmSrv.Active(), lmCancelled.Load(), nLeft, nLeft)
 	}
 	if d, c, ok := lmSrv.Disconnects(), int(lmCancelled.Load()), int(lmOK.Load()); d != nLeft || c != nLeft || ok != n-nLeft {
