@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/godspy/dspy/lm"
@@ -16,40 +15,33 @@ import (
 // codec changes, so old entries become unreachable instead of misread.
 const keyVersion = "godspy-lm-cache-v1"
 
-// keyWriter writes a canonical, unambiguous encoding of a request into a
-// hash: every field in a fixed order, every variable-length item prefixed
+// keyWriter builds a canonical, unambiguous encoding of a request, to be
+// hashed: every field in a fixed order, every variable-length item prefixed
 // by its length, every optional value by a presence byte.
 type keyWriter struct {
-	h   hash.Hash
-	buf [binary.MaxVarintLen64]byte
+	b []byte
 }
 
-func (w *keyWriter) uint(v uint64) {
-	n := binary.PutUvarint(w.buf[:], v)
-	w.h.Write(w.buf[:n])
-}
+func (w *keyWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
 
-func (w *keyWriter) int(v int64) {
-	n := binary.PutVarint(w.buf[:], v)
-	w.h.Write(w.buf[:n])
-}
+func (w *keyWriter) int(v int64) { w.b = binary.AppendVarint(w.b, v) }
 
-func (w *keyWriter) bool(b bool) {
-	if b {
-		w.h.Write([]byte{1})
+func (w *keyWriter) bool(v bool) {
+	if v {
+		w.b = append(w.b, 1)
 	} else {
-		w.h.Write([]byte{0})
+		w.b = append(w.b, 0)
 	}
 }
 
 func (w *keyWriter) str(s string) {
 	w.uint(uint64(len(s)))
-	w.h.Write([]byte(s))
+	w.b = append(w.b, s...)
 }
 
 func (w *keyWriter) bytes(b []byte) {
 	w.uint(uint64(len(b)))
-	w.h.Write(b)
+	w.b = append(w.b, b...)
 }
 
 // jsonValue writes v as JSON: encoding/json sorts map keys, so equal maps
@@ -72,7 +64,14 @@ func (w *keyWriter) jsonValue(what string, v any) error {
 // the reply, plus the LM's identity. It never reads credentials: a Request
 // has none, and provider, model and salt are given by the caller.
 func requestKey(provider, model, salt string, req *lm.Request) (string, error) {
-	w := keyWriter{h: sha256.New()}
+	size := 128 + len(provider) + len(model) + len(salt) + len(req.Model)
+	for _, m := range req.Messages {
+		size += 16 + len(m.Content) + len(m.Reasoning) + len(m.Name) + len(m.ToolCallID)
+		for _, tc := range m.ToolCalls {
+			size += 8 + len(tc.ID) + len(tc.Name) + len(tc.Arguments)
+		}
+	}
+	w := keyWriter{b: make([]byte, 0, size)}
 	w.str(keyVersion)
 	w.str(provider)
 	if req.Model != "" {
@@ -140,8 +139,8 @@ func requestKey(provider, model, salt string, req *lm.Request) (string, error) {
 	}
 	w.str(req.RolloutID)
 
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(w.h.Sum(sum[:0])), nil
+	sum := sha256.Sum256(w.b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // mapOrNil turns a nil map into an untyped nil, so that a nil map and an
