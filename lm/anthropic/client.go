@@ -104,6 +104,13 @@ func New(model string, opts ...Option) *Client {
 // Model returns the model name requests use by default.
 func (c *Client) Model() string { return c.model }
 
+// String names the client without its API key, so that printing or
+// logging it (%v, %+v, slog) cannot leak the key.
+func (c *Client) String() string { return "anthropic.Client(" + c.model + ")" }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
 // defaultHTTPClient keeps many idle connections per host, for many
 // concurrent calls; see lm/openai for the same choice.
 var defaultHTTPClient = sync.OnceValue(func() *http.Client {
@@ -164,10 +171,22 @@ func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
 	} else if s := strings.TrimSpace(string(b)); s != "" {
 		e.Message = s[:min(len(s), 500)]
 	}
-	if len(c.apiKey) >= 4 {
-		e.Message = strings.ReplaceAll(e.Message, c.apiKey, "[redacted]")
-	}
+	scrubAPI(e, c.apiKey)
 	return e
+}
+
+// scrub removes key from text a server sent: a server may echo the
+// X-Api-Key header into an error body, a header or a malformed event.
+func scrub(s, key string) string {
+	if len(key) >= 4 && strings.Contains(s, key) {
+		s = strings.ReplaceAll(s, key, "[redacted]")
+	}
+	return s
+}
+
+// scrubAPI removes key from every field of e that a server wrote.
+func scrubAPI(e *lm.APIError, key string) {
+	e.Message, e.Type, e.Code, e.RequestID = scrub(e.Message, key), scrub(e.Type, key), scrub(e.Code, key), scrub(e.RequestID, key)
 }
 
 // Generate makes a blocking Messages call, retrying as the policy allows.

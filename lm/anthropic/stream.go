@@ -59,8 +59,9 @@ type decoder struct {
 	usage    wireUsage
 	toolIdx  []int // content block index -> tool call index, -1 if not a tool
 	tools    int
-	finished bool // message_delta with a stop reason arrived
-	stopped  bool // message_stop arrived
+	finished bool   // message_delta with a stop reason arrived
+	stopped  bool   // message_stop arrived
+	key      string // the API key, scrubbed from errors
 }
 
 // decode handles one event. It returns the chunk to yield (ok false for
@@ -69,7 +70,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	ev := &d.ev
 	*ev = event{}
 	if err := d.json.Decode(data, ev); err != nil {
-		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, data, err)
+		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, scrub(string(data), d.key), err)
 	}
 	typ := string(name) // no allocation: compared, not kept
 	if len(name) == 0 {
@@ -134,6 +135,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 		if ev.Error != nil {
 			e.Type, e.Message = ev.Error.Type, ev.Error.Message
 		}
+		scrubAPI(e, d.key)
 		return ch, false, e
 	}
 	// ping, content_block_stop and unknown events carry nothing for us.
@@ -212,7 +214,7 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
 		defer idle.Stop()
 	}
-	var d decoder
+	d := decoder{key: c.apiKey}
 	dec := sse.NewDecoder(resp.Body, 0)
 	for dec.Next() {
 		if idle != nil {
@@ -222,7 +224,7 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 		if err != nil {
 			var api *lm.APIError
 			if errors.As(err, &api) {
-				api.RequestID = h.Get("Request-Id")
+				api.RequestID = scrub(h.Get("Request-Id"), c.apiKey)
 			}
 			return h, err
 		}

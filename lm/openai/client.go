@@ -138,6 +138,13 @@ func (c *Client) Model() string { return c.model }
 // Provider returns the provider name used in errors.
 func (c *Client) Provider() string { return c.provider }
 
+// String names the client without its API key, so that printing or
+// logging it (%v, %+v, slog) cannot leak the key.
+func (c *Client) String() string { return "openai.Client(" + c.provider + "/" + c.model + ")" }
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
+
 func (c *Client) chatURL() string {
 	base := strings.TrimRight(c.baseURL, "/")
 	if !c.azure {
@@ -214,8 +221,14 @@ func (c *Client) statusError(resp *http.Response) error {
 	if e.Message == "" && e.Type == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	e.Message = c.scrub(e.Message)
+	c.scrubAPI(e)
 	return e
+}
+
+// scrubAPI removes the API key from every field of e that a server wrote:
+// a server may echo the Authorization header into any of them.
+func (c *Client) scrubAPI(e *lm.APIError) {
+	e.Message, e.Type, e.Code, e.RequestID = c.scrub(e.Message), c.scrub(e.Type), c.scrub(e.Code), c.scrub(e.RequestID)
 }
 
 func requestID(h http.Header) string {

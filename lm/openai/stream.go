@@ -152,7 +152,8 @@ func (c *Client) eventError(data []byte, h http.Header) error {
 	if json.Unmarshal(data, &env) == nil && env.Error != nil {
 		e = env.Error.apiError()
 	}
-	e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+	e.Provider, e.RequestID = c.provider, requestID(h)
+	c.scrubAPI(e)
 	return e
 }
 
@@ -172,11 +173,12 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 		err = st.json.Decode(data, &w.chunkBody)
 	}
 	if err != nil {
-		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, data, err)
+		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.scrub(string(data)), err)
 	}
 	if w.Error != nil {
 		e := w.Error.apiError()
-		e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+		e.Provider, e.RequestID = c.provider, requestID(h)
+		c.scrubAPI(e)
 		return lm.Chunk{}, e
 	}
 	ch := lm.Chunk{ID: st.id, Model: st.model}
