@@ -20,6 +20,7 @@ import (
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/anthropic"
 	"github.com/godspy/dspy/lm/cache"
+	"github.com/godspy/dspy/lm/history"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
 )
@@ -206,6 +207,7 @@ func secretsOf(t *testing.T, provider string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hist, lmHist := history.New(10_000), history.New(10_000) // global and per-LM
 	sseClient := &http.Transport{}
 	defer sseClient.CloseIdleConnections()
 
@@ -213,7 +215,7 @@ func secretsOf(t *testing.T, provider string) {
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
 		// The key comes from the environment here, from an option below.
-		model, err := dspy.NewLM(provider+"/model-x", dspy.WithBaseURL(srv.URL),
+		model, err := dspy.NewLM(provider+"/model-x", dspy.WithBaseURL(srv.URL), dspy.WithHistory(lmHist),
 			dspy.WithHTTPClient(&http.Client{Transport: faultHeader{fault, tr}}), dspy.WithRetry(lm.NoRetry))
 		if err != nil {
 			t.Fatal(err)
@@ -227,7 +229,7 @@ func secretsOf(t *testing.T, provider string) {
 		for i, m := range []lm.LM{model, optModel, cached} {
 			where := fmt.Sprintf("%s/%s/lm%d", provider, fault, i)
 			ev.addAll(where+" LM value", m)
-			ctx := dspy.WithSettings(t.Context(), dspy.WithTrace(trace), dspy.WithLogger(logger))
+			ctx := dspy.WithSettings(t.Context(), dspy.WithTrace(trace), dspy.WithLogger(logger), dspy.WithHistory(hist))
 			q := dspy.Inputs{"question": where}
 
 			// Blocking and streamed Predict.
@@ -320,6 +322,24 @@ func secretsOf(t *testing.T, provider string) {
 		t.Fatalf("cache dir: %d files, %v", files, err)
 	}
 
+	for name, h := range map[string]*history.History{"history": hist, "LM history": lmHist, "default history": dspy.CurrentHistory(context.Background())} {
+		if h == nil {
+			continue
+		}
+		var b bytes.Buffer
+		if err := h.Inspect(&b, h.Len()); err != nil {
+			t.Fatal(err)
+		}
+		ev.add(name+" Inspect", "%s", b.String())
+		for _, e := range h.Last(h.Len()) {
+			ev.addAll(name+" entry", e)
+			ev.addAll(name+" entry.Err", e.Err)
+		}
+	}
+	if hist.Len() == 0 || lmHist.Len() == 0 {
+		t.Errorf("histories hold %d and %d calls: the history check saw nothing", hist.Len(), lmHist.Len())
+	}
+
 	logMu.Lock()
 	ev.add("slog", "%s", logs.String())
 	if !strings.Contains(logs.String(), "run failed") {
@@ -333,7 +353,7 @@ func secretsOf(t *testing.T, provider string) {
 		return
 	}
 	row(t, areaSecret, provider+": fake key from the environment and from an option; provider echoes it in 401/500 bodies (message, type, code), the request-id header, a mid-stream error event and a malformed chunk",
-		fmt.Sprintf("absent from %d outputs: errors (text, chain, `%%+v`, `%%#v`, APIError fields), `UserMessage`, Handler SSE and headers, slog, every Trace payload, the LM values printed, cache keys and files; cache files 0600 in 0700 dirs", len(ev.text)))
+		fmt.Sprintf("absent from %d outputs: errors (text, chain, `%%+v`, `%%#v`, APIError fields), `UserMessage`, Handler SSE and headers, slog, every Trace payload, global and per-LM history (entries and `Inspect`), the LM values printed, cache keys and files; cache files 0600 in 0700 dirs", len(ev.text)))
 }
 
 type lockedWriter struct {
