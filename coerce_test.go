@@ -1,6 +1,7 @@
 package dspy
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -103,7 +104,7 @@ func TestWriteValue(t *testing.T) {
 		{"float field", Float, 1e16, "1e+16"},
 		{"float field small", Float, 0.0001, "0.0001"},
 		{"float field tiny", Float, 1.5e-5, "1.5e-05"},
-		{"float field neg zero", Float, -0.0 * 1, "0.0"},
+		{"float field neg zero", Float, math.Copysign(0, -1), "-0.0"},
 		{"float in str field", Str, 3.0, "3"},
 		{"struct keeps field order", DictOf(Str, Any), point{Y: 1, X: "a<b"}, `{"y": 1, "x": "a<b"}`},
 		{"nested map", DictOf(Str, Any), map[string]any{"s": "line\u2028sep", "n": []int{}}, "{\"n\": [], \"s\": \"line\u2028sep\"}"},

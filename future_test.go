@@ -109,6 +109,3 @@ func TestFuturePanicReachesAwait(t *testing.T) {
 	f.Await(context.Background())
 	t.Fatal("Await did not panic")
 }
-
-
-

@@ -246,8 +246,8 @@ func TestReActErrors(t *testing.T) {
 	}
 }
 
-// overflow is an LM error that means the prompt is too long.
-var overflow = fmt.Errorf("prompt too long: %w", lm.ErrContextWindow)
+// errOverflow is an LM error that means the prompt is too long.
+var errOverflow = fmt.Errorf("prompt too long: %w", lm.ErrContextWindow)
 
 func stepsIn(req *lm.Request) int { return strings.Count(trajectoryOf(req), "[[ ## thought_") }
 
@@ -257,7 +257,7 @@ func TestReActTrajectoryOverflow(t *testing.T) {
 	var reactOK atomic.Int32
 	model := dspytest.NewScriptedLMFunc(func(req *lm.Request) (dspytest.Reply, error) {
 		if stepsIn(req) >= 3 {
-			return dspytest.Reply{Err: overflow}, nil
+			return dspytest.Reply{Err: errOverflow}, nil
 		}
 		if isExtract(req) {
 			return dspytest.Reply{Text: answerReply("5")}, nil
@@ -300,7 +300,7 @@ func TestReActTrajectoryOverflow(t *testing.T) {
 	}
 
 	t.Run("nothing to drop", func(t *testing.T) {
-		model := dspytest.NewScriptedLM().Push(dspytest.Reply{Err: overflow})
+		model := dspytest.NewScriptedLM().Push(dspytest.Reply{Err: errOverflow})
 		_, err := agent.Call(withLM(model), dspy.Inputs{"question": "q"})
 		want := "dspy: ReAct: the prompt exceeds the context window and the trajectory has no step left to drop: prompt too long: lm: context window exceeded"
 		if err == nil || err.Error() != want || !errors.Is(err, lm.ErrContextWindow) {
@@ -314,7 +314,7 @@ func TestReActTrajectoryOverflow(t *testing.T) {
 			if calls.Add(1) <= 3 {
 				return dspytest.Reply{Text: stepReply("t", "add", `{"x": 1, "y": 0}`)}, nil
 			}
-			return dspytest.Reply{Err: overflow}, nil
+			return dspytest.Reply{Err: errOverflow}, nil
 		})
 		_, err := agent.Call(agent.WithMaxIters(withLM(model), 4), dspy.Inputs{"question": "q"})
 		want := "dspy: ReAct: the prompt still exceeds the context window after 3 attempts: prompt too long: lm: context window exceeded"

@@ -180,7 +180,6 @@ func MustSignature(s string) *Signature {
 
 type sigParser struct {
 	src string
-	pos int
 }
 
 func (p *sigParser) fail(pos int, format string, args ...any) error {

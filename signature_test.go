@@ -83,7 +83,7 @@ func TestSignatureOf(t *testing.T) {
 		Answer     string   `dspy:"out,desc=often between 1 and 5 words"`
 		Confidence float64  `json:"conf" dspy:"out"`
 		Label      string   `dspy:"out,literal=yes|no"`
-		ignored    int
+		ignored    int      //lint:ignore U1000 unexported on purpose: SignatureOf must skip it
 	}
 	got, err := SignatureOf[QA]()
 	if err != nil {

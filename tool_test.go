@@ -25,7 +25,7 @@ type weatherArgs struct {
 	Geo   struct {
 		Lat float64 `json:"lat"`
 	} `json:"geo,omitempty"`
-	secret string //nolint:unused // unexported: not an argument
+	secret string //lint:ignore U1000 unexported on purpose: not an argument
 	Skip   bool   `json:"-"`
 }
 

@@ -403,7 +403,6 @@ type srvChunk struct {
 	SystemFingerprint string           `json:"system_fingerprint"`
 	Choices           []srvChunkChoice `json:"choices"`
 	Usage             *srvUsage        `json:"usage,omitempty"`
-	withNullUsage     bool
 }
 
 type srvChunkChoice struct {

@@ -78,10 +78,6 @@ func TestStreamChainOfThought(t *testing.T) {
 }
 
 func TestStreamifyBindingErrors(t *testing.T) {
-	type two struct {
-		A *dspy.Predict
-		B *dspy.ChainOfThought
-	}
 	prog := &pipeline{A: dspy.NewPredict("q -> answer"), B: dspy.NewChainOfThought("q -> answer")}
 	tests := []struct {
 		name    string

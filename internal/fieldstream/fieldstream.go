@@ -74,15 +74,6 @@ func (c *collector) addBytes(p []byte) {
 	c.buf = append(c.buf, p...)
 }
 
-// addString appends a copy of s.
-func (c *collector) addString(s string) {
-	if s == "" {
-		return
-	}
-	c.toBuf()
-	c.buf = append(c.buf, s...)
-}
-
 func (c *collector) toBuf() {
 	if !c.inBuf {
 		c.buf = append(c.buf[:0], c.src[c.a:c.b]...)
