@@ -89,16 +89,20 @@ func TestHandlerHostileBodies(t *testing.T) {
 			if len(got.Error) > 300 {
 				t.Errorf("error message of %d bytes: it must not echo the body", len(got.Error))
 			}
-			row(t, areaHostile, "Handler: "+tt.tried, fmt.Sprintf("%d `{\"error\": ...}` (%q)", tt.code, shorten(got.Error, 70)))
+			row(t, areaHostile, "Handler: "+tt.tried, fmt.Sprintf("%d `{\"error\": ...}` (%q)", tt.code, shorten(got.Error, 110)))
 		})
 	}
 
 	// Valid JSON with hostile content runs normally.
-	valid := []struct{ name, tried, body string }{
-		{"invalid UTF-8 in a string", "invalid UTF-8 inside a field value", "{\"question\": \"caf\xe9 \xff\"}"},
-		{"huge field value", "a 1,000,000-byte field value (under the limit)", `{"question": "` + strings.Repeat("y", 1_000_000) + `"}`},
-		{"huge number", "a number of 400 digits", `{"question": ` + strings.Repeat("9", 400) + `}`},
-		{"control characters", "escaped control characters and U+2028", `{"question": "a\u0000b\u001bc\u2028d"}`},
+	valid := []struct{ name, tried, body, result string }{
+		{"invalid UTF-8 in a string", "invalid UTF-8 inside a field value", "{\"question\": \"caf\xe9 \xff\"}",
+			"200, a complete stream of valid UTF-8 (bad bytes become U+FFFD)"},
+		{"huge field value", "a 1,000,000-byte field value (under the limit)", `{"question": "` + strings.Repeat("y", 1_000_000) + `"}`,
+			"200, a complete stream"},
+		{"huge number", "a number of 400 digits", `{"question": ` + strings.Repeat("9", 400) + `}`,
+			"200, a complete stream (the number is kept as its text)"},
+		{"control characters", "escaped NUL, ESC and U+2028 in a field value", `{"question": "a\u0000b\u001bc\u2028d"}`,
+			"200, a complete stream of valid UTF-8"},
 	}
 	for _, tt := range valid {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +118,7 @@ func TestHandlerHostileBodies(t *testing.T) {
 			if !utf8.Valid(b) {
 				t.Errorf("SSE output is not valid UTF-8")
 			}
-			row(t, areaHostile, "Handler: "+tt.tried, "200, a complete stream of valid UTF-8 (encoding/json replaces bad bytes with U+FFFD)")
+			row(t, areaHostile, "Handler: "+tt.tried, tt.result)
 		})
 	}
 }
