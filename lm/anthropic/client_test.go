@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/godspy/dspy/internal/replay"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -129,7 +130,7 @@ func TestStreamErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := pieceServer(t, []byte(streamHead+tt.tail), 3)
+			srv := replay.PieceServer(t, []byte(streamHead+tt.tail), 3)
 			c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithRetry(lm.NoRetry))
 			_, err := lm.Collect(c.Stream(t.Context(), &lm.Request{}))
 			var se *lm.StreamError
@@ -148,7 +149,7 @@ func TestStreamWithoutEventNames(t *testing.T) {
 		}
 	}
 	b.WriteString("data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"output_tokens\":7}}\n\ndata: {\"type\":\"message_stop\"}\n\n")
-	srv := pieceServer(t, []byte(b.String()), 1)
+	srv := replay.PieceServer(t, []byte(b.String()), 1)
 	resp, err := lm.Collect(anthropic.New("m", anthropic.WithBaseURL(srv.URL)).Stream(t.Context(), &lm.Request{}))
 	if err != nil {
 		t.Fatal(err)

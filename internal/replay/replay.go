@@ -1,4 +1,6 @@
-package openai_test
+// Package replay serves recorded LM streams to the providers' conformance
+// tests, and summarizes what a provider made of them.
+package replay
 
 import (
 	"math/rand/v2"
@@ -9,9 +11,9 @@ import (
 	"github.com/godspy/dspy/lm"
 )
 
-// summary is what a conformance test compares: the whole response, with
+// Summary is what a conformance test compares: the whole response, with
 // long texts cut to a head, a tail and a length.
-type summary struct {
+type Summary struct {
 	ID, Model, Finish string
 	Usage             lm.Usage
 	TextLen           int
@@ -22,9 +24,10 @@ type summary struct {
 	Calls             []lm.ToolCall
 }
 
-func summarize(r *lm.Response) summary {
+// Summarize reduces a response to a Summary.
+func Summarize(r *lm.Response) Summary {
 	m := r.Choices[0].Message
-	return summary{
+	return Summary{
 		ID: r.ID, Model: r.Model, Finish: r.Choices[0].FinishReason, Usage: r.Usage,
 		TextLen: len(m.Content), TextHead: head(m.Content, 40), TextTail: tail(m.Content, 20),
 		ReasoningLen: len(m.Reasoning), ReasoningHead: head(m.Reasoning, 40), Calls: m.ToolCalls,
@@ -45,10 +48,11 @@ func tail(s string, n int) string {
 	return s[len(s)-n:]
 }
 
-// pieceServer serves body as an event stream written in small random
-// pieces with a flush after each, so every boundary case of the decoder is
+// PieceServer serves body as an event stream written in small random
+// pieces with a flush after each, so every boundary case of a decoder is
 // met: splits inside a line, a field name, a UTF-8 sequence or an escape.
-func pieceServer(t *testing.T, body []byte, seed uint64) *httptest.Server {
+// The server is closed when the test ends.
+func PieceServer(t testing.TB, body []byte, seed uint64) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
