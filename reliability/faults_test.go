@@ -15,6 +15,7 @@ import (
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/lm/anthropic"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
 )
@@ -240,6 +241,28 @@ func TestFaultAfterFirstChunk(t *testing.T) {
 	}
 }
 
+// TestFaultStallBeforeFirstChunk: a stream that sends its headers and
+// then nothing ends at the idle timeout with lm.ErrStreamIdle; the timeout
+// is not among the retried conditions (429, 5xx, connection errors), so
+// the caller decides.
+func TestFaultStallBeforeFirstChunk(t *testing.T) {
+	srv := dspytest.NewServer(dspytest.WithAnswers(dspytest.Answer{Fault: dspytest.FaultStall}, dspytest.Answer{Text: reply}))
+	defer srv.Close()
+	model := newClient(t, srv.URL(), openai.WithIdleTimeout(150*time.Millisecond))
+	o := streamAnswer(t.Context(), model)
+	var se *lm.StreamError
+	if !errors.Is(o.err, lm.ErrStreamIdle) || errors.As(o.err, &se) || o.chunks != 0 {
+		t.Errorf("err = %v after %d chunks, want lm.ErrStreamIdle and no StreamError", o.err, o.chunks)
+	}
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+	if !waitFor(2*time.Second, func() bool { return srv.Disconnects() == 1 && srv.Active() == 0 }) {
+		t.Errorf("server: %d disconnects, %d active; want the stalled request cancelled", srv.Disconnects(), srv.Active())
+	}
+	row(t, areaFault, "stall after the headers, before any chunk (150 ms idle timeout)", "`lm.ErrStreamIdle` (no `StreamError`: nothing was delivered); the stalled request cancelled; not retried (1 request)")
+}
+
 // TestFaultOversizedLine: a provider that sends an endless SSE line is cut
 // off at the client's line limit with lm.ErrMalformed, without buffering
 // the line: the heap does not grow by anything near its size.
@@ -293,6 +316,35 @@ func TestFaultOversizedLine(t *testing.T) {
 				"`lm.ErrMalformed`"+map[bool]string{false: "", true: " in an `*lm.StreamError` with the partial text"}[after]+"; 1 request; < 16 MiB allocated in all (the line is not buffered)")
 		})
 	}
+}
+
+// TestFaultOversizedLineAnthropic: the Anthropic client cuts an endless
+// line at its default limit (8 MiB) with lm.ErrMalformed too.
+func TestFaultOversizedLineAnthropic(t *testing.T) {
+	fill := []byte(strings.Repeat("x", 32<<10))
+	srv := newRawServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if _, err := w.Write([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"")); err != nil {
+			return
+		}
+		for range (32 << 20) / len(fill) {
+			if _, err := w.Write(fill); err != nil {
+				return
+			}
+		}
+	})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	model := anthropic.New("claude", anthropic.WithBaseURL(srv.URL), anthropic.WithAPIKey(testKey),
+		anthropic.WithHTTPClient(&http.Client{Transport: tr}), anthropic.WithRetry(fastRetry))
+	o := streamAnswer(t.Context(), model)
+	if !errors.Is(o.err, lm.ErrMalformed) || o.chunks != 0 {
+		t.Errorf("err = %v after %d chunks, want lm.ErrMalformed", o.err, o.chunks)
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+	row(t, areaFault, "Anthropic: oversized SSE line (32 MiB offered, 8 MiB default limit)", "`lm.ErrMalformed`; 1 request")
 }
 
 // TestFaultCloseWithoutDone: a server that closes the stream without
