@@ -17,6 +17,7 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
 )
@@ -320,4 +321,56 @@ func TestStuckReaderDropped(t *testing.T) {
 	}
 	row(t, areaLoad, "SSE client that stops reading (32 MiB answer, 300 ms write timeout)",
 		"dropped by the per-event write deadline; its run and LM request cancelled while the client still holds the connection")
+}
+
+// TestLimitBoundsInFlight: 300 concurrent streamed Predict calls through
+// lm.Limit with MaxInFlight 8 never have more than 8 requests open at the
+// provider, and all complete: a burst of callers queues instead of
+// becoming a 429 storm.
+func TestLimitBoundsInFlight(t *testing.T) {
+	const callers, limit = 300, 8
+	var open, peak atomic.Int32
+	srv := newRawServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		now := open.Add(1)
+		for {
+			p := peak.Load()
+			if now <= p || peak.CompareAndSwap(p, now) {
+				break
+			}
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, p := range dspytest.Split(reply, chunkBytes) {
+			sseWrite(w, chunkJSON(p))
+			time.Sleep(time.Millisecond)
+		}
+		sseWrite(w, finishJSON)
+		// Closed as the provider sees it before the client can know, so
+		// the count never runs ahead of the limiter's.
+		open.Add(-1)
+		sseWrite(w, "[DONE]")
+	})
+	model := lm.Limit(newClient(t, srv.URL), lm.Limits{MaxInFlight: limit})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range callers {
+		wg.Go(func() {
+			if o := streamAnswer(ctx, model); o.err != nil || o.streamed != answer {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d calls failed", f, callers)
+	}
+	if p := peak.Load(); p > limit {
+		t.Errorf("peak %d requests open at the provider, want ≤ %d", p, limit)
+	}
+	if n := srv.requests.Load(); n != callers {
+		t.Errorf("%d requests, want %d", n, callers)
+	}
+	row(t, areaLoad, fmt.Sprintf("%d concurrent streamed calls through `lm.Limit` (MaxInFlight %d)", callers, limit),
+		fmt.Sprintf("all complete; never more than %d requests open at the provider", limit))
 }
