@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ func runAll(args []string) error {
 	waitQuiet := fs.Duration("wait-quiet", 20*time.Minute, "wait up to this long for the 1-minute load average to fall below -quiet")
 	quiet := fs.Float64("quiet", 1.5, "load average below which measuring starts")
 	out := fs.String("out", "results", "directory for raw results, summary and plot")
+	onlyW := fs.String("w", "", "comma-separated workloads (W1,W2,W3cpu,W3lat,W4; default all; implies not touching README.md)")
 	fs.Parse(args)
 	if *quick {
 		*runs = 1
@@ -119,6 +121,9 @@ func runAll(args []string) error {
 	maxLoad := m.LoadBefore
 	for r := range *runs {
 		for _, sp := range specs(*quick) {
+			if *onlyW != "" && !slices.Contains(strings.Split(*onlyW, ","), sp.workload) {
+				continue
+			}
 			order := append([]string(nil), names...)
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, name := range order {
@@ -146,7 +151,7 @@ func runAll(args []string) error {
 		return err
 	}
 	fmt.Println(table)
-	if !*quick {
+	if !*quick && *onlyW == "" && *only == "" {
 		return spliceReadme("README.md", table)
 	}
 	return nil

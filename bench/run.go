@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,7 +84,29 @@ func runClient(args []string) error {
 	n := fs.Int("n", 1, "calls (W1), concurrency (W2, W4), streams (W3cpu)")
 	words := fs.Int("words", 20, "reply tokens (must match the server)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "bound of the run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured part")
+	memProfile := fs.String("memprofile", "", "write an allocation profile at the end")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 512
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 
 	c, ok := contenders[*name]
 	if !ok {
