@@ -353,7 +353,7 @@ func secretsOf(t *testing.T, provider string) {
 		return
 	}
 	row(t, areaSecret, provider+": fake key from the environment and from an option; provider echoes it in 401/500 bodies (message, type, code), the request-id header, a mid-stream error event and a malformed chunk",
-		"absent from all outputs: errors (text, chain, `%%+v`, `%%#v`, APIError fields), `UserMessage`, Handler SSE and headers, slog, every Trace payload, global and per-LM history (entries and `Inspect`), the LM values printed, cache keys and files; cache files 0600 in 0700 dirs")
+		"absent from all outputs: errors (text, chain, `%+v`, `%#v`, APIError fields), `UserMessage`, Handler SSE and headers, slog, every Trace payload, global and per-LM history (entries and `Inspect`), the LM values printed, cache keys and files; cache files 0600 in 0700 dirs")
 }
 
 type lockedWriter struct {
