@@ -18,6 +18,12 @@ type run struct {
 
 	mu        sync.Mutex
 	listeners []*listenerState
+
+	// Set when the program runs inline on the consumer's goroutine: send
+	// calls yield directly. Only that goroutine touches them.
+	yield   func(Event, error) bool
+	cancel  context.CancelCauseFunc
+	stopped bool
 }
 
 type listenerState struct {
@@ -40,6 +46,17 @@ func (p *Program) newRun(ctx context.Context) *run {
 // send hands ev to the consumer, waiting for it (back-pressure) unless the
 // run has been cancelled.
 func (r *run) send(ev Event) error {
+	if r.yield != nil {
+		if r.stopped {
+			return errConsumerGone
+		}
+		if !r.yield(ev, nil) {
+			r.stopped = true
+			r.cancel(errConsumerGone) // ends the LM request too
+			return errConsumerGone
+		}
+		return nil
+	}
 	select {
 	case r.events <- ev:
 		return nil
