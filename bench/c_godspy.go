@@ -16,16 +16,18 @@ import (
 func init() {
 	register(contender{
 		name:        "godspy",
-		note:        "dspy.NewPredict(\"question -> answer\").Call; streaming.Streamify with NewListener(\"answer\"); openai.New with its default HTTP client",
+		note:        "dspy.NewPredict(\"question -> answer\", dspy.WithLM(model)).Call; streaming.Streamify with NewListener(\"answer\"); openai.New with its default HTTP client",
 		fieldStream: true,
 		setup: func(url string) (client, error) {
 			model := openai.New("bench-model", openai.WithBaseURL(url), openai.WithAPIKey("sk-bench"))
-			p := dspy.NewPredict("question -> answer")
+			// The module's own LM: the usual setup for a service with one
+			// model, and no per-call settings context to build.
+			p := dspy.NewPredict("question -> answer", dspy.WithLM(model))
 			prog, err := streaming.Streamify(p, streaming.WithListeners(streaming.NewListener("answer")))
 			if err != nil {
 				return nil, err
 			}
-			return &godspy{model: model, predict: p, prog: prog}, nil
+			return &godspy{predict: p, prog: prog}, nil
 		},
 	})
 	register(contender{
@@ -38,17 +40,12 @@ func init() {
 }
 
 type godspy struct {
-	model   *openai.Client
 	predict *dspy.Predict
 	prog    *streaming.Program
 }
 
-func (g *godspy) ctx(ctx context.Context) context.Context {
-	return dspy.WithSettings(ctx, dspy.WithLM(g.model))
-}
-
 func (g *godspy) call(ctx context.Context, q string) (string, error) {
-	pred, err := g.predict.Call(g.ctx(ctx), dspy.Inputs{"question": q})
+	pred, err := g.predict.Call(ctx, dspy.Inputs{"question": q})
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +55,7 @@ func (g *godspy) call(ctx context.Context, q string) (string, error) {
 
 func (g *godspy) stream(ctx context.Context, q string, chunk func(string)) (string, error) {
 	var final *dspy.Prediction
-	for ev, err := range g.prog.Stream(g.ctx(ctx), dspy.Inputs{"question": q}) {
+	for ev, err := range g.prog.Stream(ctx, dspy.Inputs{"question": q}) {
 		if err != nil {
 			return "", err
 		}
