@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	model, err := pickLM(os.Stderr)
+	model, err := demo.Pick(os.Stderr, func() lm.LM { return scriptedLM() })
 	if err == nil {
 		err = run(context.Background(), os.Stdout, model)
 	}
@@ -32,17 +32,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
-}
-
-// pickLM returns a real LM when one is configured (OPENAI_API_KEY, or
-// DSPY_LM=provider/model), else the scripted conversation below.
-func pickLM(log io.Writer) (lm.LM, error) {
-	if name := demo.Name(); name != "" {
-		fmt.Fprintf(log, "(using %s)\n", name)
-		return dspy.NewLM(name)
-	}
-	fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY to use a real model)")
-	return scriptedLM(), nil
 }
 
 // corpus is the search engine's index.

@@ -28,12 +28,18 @@ func Name() string {
 // LM returns the real LM Name picks, or an offline LM that answers with the
 // given replies in turn. It says on log (stderr in the examples) which.
 func LM(log io.Writer, replies ...string) (lm.LM, error) {
+	return Pick(log, func() lm.LM { return Scripted(replies...) })
+}
+
+// Pick returns the real LM Name picks, or offline() when none is
+// configured, and says on log which.
+func Pick(log io.Writer, offline func() lm.LM) (lm.LM, error) {
 	if name := Name(); name != "" {
 		fmt.Fprintf(log, "(using %s)\n", name)
 		return dspy.NewLM(name)
 	}
 	fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
-	return Scripted(replies...), nil
+	return offline(), nil
 }
 
 // Pace is the offline LM's delay between chunks; tests set it to zero.
