@@ -3,6 +3,7 @@ package streaming_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +106,47 @@ func TestBackPressureManyProducers(t *testing.T) {
 		if n != size {
 			t.Errorf("call %d streamed %d bytes, want %d", id, n, size)
 		}
+	}
+}
+
+// When the consumer breaks, the LM call ends with an error that matches
+// context.Canceled, in the inline path (bare Predict) and the goroutine
+// path (a custom module) alike.
+func TestBreakEndsLMCallCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    dspy.Module
+	}{
+		{"inline", dspy.NewPredict("q -> answer")},
+		{"goroutine", &gatherer{P: dspy.NewPredict("q -> answer"), n: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Longer than the event buffer, so the LM is still streaming
+			// when the consumer leaves.
+			model := dspytest.Repeat(dspytest.ChatReply("answer", strings.Repeat("word ", 400)))
+			model.ChunkSize = 2
+			var mu sync.Mutex
+			var lmErr error
+			trace := &dspy.Trace{LMEnd: func(_ context.Context, i dspy.LMEndInfo) {
+				mu.Lock()
+				lmErr = i.Err
+				mu.Unlock()
+			}}
+			prog := streaming.MustStreamify(tc.m, streaming.WithListeners(streaming.NewListener("answer", streaming.AllowReuse())))
+			ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model), dspy.WithTrace(trace))
+			for ev, err := range prog.Stream(ctx, dspy.Inputs{"q": "?"}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := ev.(*streaming.StreamResponse); ok {
+					break
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !errors.Is(lmErr, context.Canceled) {
+				t.Errorf("LM call ended with %v, want an error matching context.Canceled", lmErr)
+			}
+		})
 	}
 }

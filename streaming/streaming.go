@@ -321,8 +321,11 @@ func (p *Program) finish(pred *dspy.Prediction, err error, yield func(Event, err
 	}
 }
 
-// errConsumerGone cancels a run whose consumer stopped reading.
-var errConsumerGone = errors.New("streaming: consumer stopped reading")
+// errConsumerGone cancels a run whose consumer stopped reading. It is a
+// cancellation, so the run's calls end with an error that matches
+// context.Canceled, whether the run noticed through its context or through
+// a refused event.
+var errConsumerGone = fmt.Errorf("streaming: consumer stopped reading: %w", context.Canceled)
 
 // ErrorEvent carries the error that ended a stream read through Chan.
 type ErrorEvent struct {
