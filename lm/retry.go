@@ -121,16 +121,60 @@ func (p RetryPolicy) Do(ctx context.Context, attempt func(ctx context.Context) (
 		if err == nil {
 			return nil
 		}
-		if n >= p.Retries() || !Retryable(err) || ctx.Err() != nil {
+		if err := p.wait(ctx, n, h, err); err != nil {
 			return err
 		}
-		t := time.NewTimer(p.Delay(n, h))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(context.Cause(ctx), err)
-		case <-t.C:
+	}
+}
+
+// Stream runs a streaming attempt and yields its chunks, retrying only
+// while no chunk has reached yield: once one has, a failure ends the stream
+// with a *StreamError holding what was received. attempt hands each chunk to
+// emit and stops when emit returns false (the consumer left); it returns the
+// header of a failed response (nil if none) and the error, nil when the
+// stream ended well or the consumer left. Every provider's Stream uses this,
+// so the rule lives in one place.
+func (p RetryPolicy) Stream(ctx context.Context, yield func(Chunk, error) bool, attempt func(ctx context.Context, emit func(Chunk) bool) (http.Header, error)) {
+	for n := 0; ; n++ {
+		var acc Accumulator
+		yielded, stopped := false, false
+		h, err := attempt(ctx, func(c Chunk) bool {
+			acc.Add(c)
+			yielded = true
+			if !yield(c, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		switch {
+		case err == nil || stopped:
+			return
+		case yielded:
+			yield(Chunk{}, &StreamError{Partial: acc.Response(), Err: err})
+			return
 		}
+		if err := p.wait(ctx, n, h, err); err != nil {
+			yield(Chunk{}, err)
+			return
+		}
+	}
+}
+
+// wait decides after failed attempt n: it returns the error to give up with
+// (err itself when it is not retryable or the retries are spent; ctx's cause
+// joined with err when ctx ends first), or nil after waiting out the delay.
+func (p RetryPolicy) wait(ctx context.Context, n int, h http.Header, err error) error {
+	if n >= p.Retries() || !Retryable(err) || ctx.Err() != nil {
+		return err
+	}
+	t := time.NewTimer(p.Delay(n, h))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return errors.Join(context.Cause(ctx), err)
+	case <-t.C:
+		return nil
 	}
 }
 

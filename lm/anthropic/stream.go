@@ -166,38 +166,9 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 			yield(lm.Chunk{}, err)
 			return
 		}
-		for n := 0; ; n++ {
-			var acc lm.Accumulator
-			yielded, stopped := false, false
-			h, err := c.streamOnce(ctx, body, func(ch lm.Chunk) bool {
-				acc.Add(ch)
-				yielded = true
-				if !yield(ch, nil) {
-					stopped = true
-					return false
-				}
-				return true
-			})
-			if err == nil || stopped {
-				return
-			}
-			if yielded {
-				yield(lm.Chunk{}, &lm.StreamError{Partial: acc.Response(), Err: err})
-				return
-			}
-			if n >= c.retry.Retries() || !lm.Retryable(err) || ctx.Err() != nil {
-				yield(lm.Chunk{}, err)
-				return
-			}
-			t := time.NewTimer(c.retry.Delay(n, h))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				yield(lm.Chunk{}, errors.Join(context.Cause(ctx), err))
-				return
-			case <-t.C:
-			}
-		}
+		c.retry.Stream(ctx, yield, func(ctx context.Context, emit func(lm.Chunk) bool) (http.Header, error) {
+			return c.streamOnce(ctx, body, emit)
+		})
 	}
 }
 

@@ -14,11 +14,8 @@ import (
 	"github.com/godspy/dspy/lm"
 )
 
-// streamState is one Stream call's progress across attempts.
+// streamState is the decoding state of one attempt of a Stream call.
 type streamState struct {
-	acc      lm.Accumulator
-	yielded  bool // a chunk reached the consumer: no more retries
-	stopped  bool // the consumer broke out
 	finished bool // a finish_reason arrived
 	head     chunkHead
 	sawHead  bool
@@ -45,35 +42,16 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 			return
 		}
 		st := &streamState{}
-		for n := 0; ; n++ {
-			h, err := c.streamOnce(ctx, body, st, yield)
-			if err == nil || st.stopped {
-				return
-			}
-			if st.yielded {
-				yield(lm.Chunk{}, &lm.StreamError{Partial: st.acc.Response(), Err: err})
-				return
-			}
-			if n >= c.retry.Retries() || !lm.Retryable(err) || ctx.Err() != nil {
-				yield(lm.Chunk{}, err)
-				return
-			}
-			t := time.NewTimer(c.retry.Delay(n, h))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				yield(lm.Chunk{}, errors.Join(context.Cause(ctx), err))
-				return
-			case <-t.C:
-			}
-			*st = streamState{}
-		}
+		c.retry.Stream(ctx, yield, func(ctx context.Context, emit func(lm.Chunk) bool) (http.Header, error) {
+			*st = streamState{} // each attempt decodes afresh
+			return c.streamOnce(ctx, body, st, emit)
+		})
 	}
 }
 
 // streamOnce makes one attempt. It returns nil when the stream ended well or
 // the consumer stopped, else the error and any response header.
-func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, yield func(lm.Chunk, error) bool) (http.Header, error) {
+func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, emit func(lm.Chunk) bool) (http.Header, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	resp, h, err := c.post(ctx, body, true)
@@ -111,10 +89,7 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, y
 				return h, c.end(st)
 			}
 		}
-		st.acc.Add(ch)
-		st.yielded = true
-		if !yield(ch, nil) {
-			st.stopped = true
+		if !emit(ch) {
 			return h, nil
 		}
 	}
