@@ -15,9 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("DSPY_LM", "")
-	demo.SetFast()
+	demo.Offline(t)
 	ctx := context.Background()
 	var out bytes.Buffer
 	if err := run(ctx, &out, io.Discard); err != nil {
@@ -41,11 +39,7 @@ func TestOverHTTP(t *testing.T) {
 	for _, text := range script {
 		answers = append(answers, dspytest.Answer{Text: text})
 	}
-	srv := dspytest.NewServer(dspytest.WithAnswers(answers...))
-	defer srv.Close()
-	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
-	t.Setenv("OPENAI_API_KEY", "sk-test")
-	t.Setenv("OPENAI_BASE_URL", srv.URL())
+	srv := demo.ServeOpenAI(t, dspytest.WithAnswers(answers...))
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, io.Discard); err != nil {
 		t.Fatal(err)

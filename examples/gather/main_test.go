@@ -16,9 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("DSPY_LM", "")
-	demo.SetFast()
+	demo.Offline(t)
 	ctx := context.Background()
 	var out bytes.Buffer
 	if err := run(ctx, &out, io.Discard); err != nil {
@@ -43,7 +41,7 @@ A: William Shakespeare
 // The same program, unchanged, over HTTP: the test server answers each
 // question by what it asks, as the offline LM does.
 func TestOverHTTP(t *testing.T) {
-	srv := dspytest.NewServer(dspytest.WithResponder(func(req *dspytest.ChatRequest) dspytest.Answer {
+	srv := demo.ServeOpenAI(t, dspytest.WithResponder(func(req *dspytest.ChatRequest) dspytest.Answer {
 		last := req.Messages[len(req.Messages)-1].Content
 		for q, a := range answers {
 			if strings.Contains(last, q) {
@@ -52,10 +50,6 @@ func TestOverHTTP(t *testing.T) {
 		}
 		return dspytest.Answer{Text: dspytest.ChatReply("answer", "?")}
 	}))
-	defer srv.Close()
-	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
-	t.Setenv("OPENAI_API_KEY", "sk-test")
-	t.Setenv("OPENAI_BASE_URL", srv.URL())
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, io.Discard); err != nil {
 		t.Fatal(err)

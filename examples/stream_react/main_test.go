@@ -15,9 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // Thoughts stream at every iteration, the answer from the extract step, and
 // the default status messages come for fetch_weather but not for finish.
 func TestOutput(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("DSPY_LM", "")
-	demo.SetFast()
+	demo.Offline(t)
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, io.Discard); err != nil {
 		t.Fatal(err)

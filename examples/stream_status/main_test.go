@@ -14,9 +14,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("DSPY_LM", "")
-	demo.SetFast()
+	demo.Offline(t)
 	ctx := context.Background()
 	var out bytes.Buffer
 	if err := run(ctx, &out, io.Discard); err != nil {
