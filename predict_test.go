@@ -138,7 +138,8 @@ func TestPredictOwnLMWins(t *testing.T) {
 }
 
 func TestConfigureAndScopedSettings(t *testing.T) {
-	t.Cleanup(func() { defaults.Store(nil) })
+	old := defaults.Load() // keeps the default history for the tests after this one
+	t.Cleanup(func() { defaults.Store(old) })
 	Configure(WithLM(dspytest.Repeat(dspytest.ChatReply("answer", "default"))))
 	p := NewPredict("question -> answer")
 	in := Inputs{"question": "q"}
