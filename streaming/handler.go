@@ -117,6 +117,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	}
 	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // one per response: events are encoded per token
 	write := func(event string, payload any) error {
 		if !started {
 			start()
@@ -130,7 +131,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		buf.WriteString("data: ")
 		if s, ok := payload.(string); ok {
 			buf.WriteString(s)
-		} else if err := json.NewEncoder(&buf).Encode(payload); err != nil {
+		} else if err := enc.Encode(payload); err != nil {
 			return err
 		} else {
 			buf.Truncate(buf.Len() - 1) // Encode's newline
