@@ -68,7 +68,7 @@ func WithMaxTokens(n int) LMOption { return lmOptionFunc(func(c *lmConfig) { c.m
 // NewLM then puts an *lm.Limited around the provider (inside the cache).
 func WithLimits(l lm.Limits) LMOption { return lmOptionFunc(func(c *lmConfig) { c.limits = &l }) }
 
-// WithRetry sets the retry policy (the default retries twice; lm.NoRetry
+// WithRetry sets the retry policy (the default retries twice; lm.NoRetry()
 // never does).
 func WithRetry(p lm.RetryPolicy) LMOption { return lmOptionFunc(func(c *lmConfig) { c.retry = &p }) }
 

@@ -34,7 +34,7 @@ func TestNewLMOverHTTP(t *testing.T) {
 		{"openai/gpt-4o-mini", map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": srv.URL()}, nil},
 		{"groq/llama-3.3-70b", map[string]string{"GROQ_API_KEY": "sk-test"}, []LMOption{WithBaseURL(srv.URL())}},
 		{"hosted_vllm/meta-llama/Llama-3.1-8B", map[string]string{"HOSTED_VLLM_API_BASE": srv.URL(), "HOSTED_VLLM_API_KEY": "sk-test"}, nil},
-		{"openrouter/anthropic/claude-sonnet-4.5", map[string]string{"OPENROUTER_API_KEY": "sk-test"}, []LMOption{WithBaseURL(srv.URL()), WithRetry(lm.NoRetry)}},
+		{"openrouter/anthropic/claude-sonnet-4.5", map[string]string{"OPENROUTER_API_KEY": "sk-test"}, []LMOption{WithBaseURL(srv.URL()), WithRetry(lm.NoRetry())}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

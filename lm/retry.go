@@ -29,8 +29,8 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 }
 
-// NoRetry is a policy that never retries.
-var NoRetry = RetryPolicy{MaxRetries: -1}
+// NoRetry returns a policy that never retries.
+func NoRetry() RetryPolicy { return RetryPolicy{MaxRetries: -1} }
 
 const maxRetryAfter = time.Minute
 

@@ -72,7 +72,7 @@ func TestRetries(t *testing.T) {
 	for _, tt := range []struct {
 		p    RetryPolicy
 		want int
-	}{{RetryPolicy{}, 2}, {NoRetry, 0}, {RetryPolicy{MaxRetries: 5}, 5}} {
+	}{{RetryPolicy{}, 2}, {NoRetry(), 0}, {RetryPolicy{MaxRetries: 5}, 5}} {
 		if got := tt.p.Retries(); got != tt.want {
 			t.Errorf("%+v.Retries() = %d, want %d", tt.p, got, tt.want)
 		}
@@ -127,7 +127,7 @@ func TestDo(t *testing.T) {
 		{"backoff", RetryPolicy{}, []error{io.ErrUnexpectedEOF, nil}, nil, 2, nil, 375 * time.Millisecond, false},
 		{"spent", RetryPolicy{}, []error{e429, e429, e429, nil}, []http.Header{{"Retry-After": {"1"}}, {"Retry-After": {"1"}}}, 3, ErrRateLimited, 2 * time.Second, true},
 		{"not retryable", RetryPolicy{}, []error{e400, nil}, nil, 1, ErrBadRequest, 0, true},
-		{"no retry", NoRetry, []error{e429, nil}, nil, 1, ErrRateLimited, 0, true},
+		{"no retry", NoRetry(), []error{e429, nil}, nil, 1, ErrRateLimited, 0, true},
 		{"five", RetryPolicy{MaxRetries: 5}, []error{e429, e429, e429, e429, e429, nil}, []http.Header{{"Retry-After": {"0"}}, {"Retry-After": {"0"}}, {"Retry-After": {"0"}}, {"Retry-After": {"0"}}, {"Retry-After": {"0"}}}, 6, nil, 0, true},
 	}
 	for _, tt := range tests {

@@ -216,7 +216,7 @@ func secretsOf(t *testing.T, provider string) {
 		defer tr.CloseIdleConnections()
 		// The key comes from the environment here, from an option below.
 		model, err := dspy.NewLM(provider+"/model-x", dspy.WithBaseURL(srv.URL), dspy.WithHistory(lmHist),
-			dspy.WithHTTPClient(&http.Client{Transport: faultHeader{fault, tr}}), dspy.WithRetry(lm.NoRetry))
+			dspy.WithHTTPClient(&http.Client{Transport: faultHeader{fault, tr}}), dspy.WithRetry(lm.NoRetry()))
 		if err != nil {
 			t.Fatal(err)
 		}

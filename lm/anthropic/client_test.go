@@ -93,7 +93,7 @@ func TestHTTPErrors(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithAPIKey(key), anthropic.WithRetry(lm.NoRetry))
+			c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithAPIKey(key), anthropic.WithRetry(lm.NoRetry()))
 			_, gerr := c.Generate(t.Context(), &lm.Request{})
 			var serr error
 			for _, err := range c.Stream(t.Context(), &lm.Request{}) {
@@ -131,7 +131,7 @@ func TestStreamErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := replay.PieceServer(t, []byte(streamHead+tt.tail), 3)
-			c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithRetry(lm.NoRetry))
+			c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithRetry(lm.NoRetry()))
 			_, err := lm.Collect(c.Stream(t.Context(), &lm.Request{}))
 			var se *lm.StreamError
 			if !errors.Is(err, tt.is) || !errors.As(err, &se) || se.Partial.Text() != "Hel" {

@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 			}
 			for seed := range uint64(3) {
 				srv := replay.PieceServer(t, body, seed)
-				c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithRetry(lm.NoRetry))
+				c := anthropic.New("m", anthropic.WithBaseURL(srv.URL), anthropic.WithRetry(lm.NoRetry()))
 				resp, err := lm.Collect(c.Stream(t.Context(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hi"}}}))
 				if err != nil {
 					t.Fatal(err)

@@ -31,7 +31,7 @@ func FuzzDecodeEvents(f *testing.F) {
 	f.Add([]byte(streamHead))
 	f.Add([]byte("event: content_block_start\ndata: {\"index\":1000000000000000,\"content_block\":{\"type\":\"tool_use\"}}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c := anthropic.New("m", anthropic.WithHTTPClient(&http.Client{Transport: bodyTransport(body)}), anthropic.WithRetry(lm.NoRetry))
+		c := anthropic.New("m", anthropic.WithHTTPClient(&http.Client{Transport: bodyTransport(body)}), anthropic.WithRetry(lm.NoRetry()))
 		var acc lm.Accumulator
 		sawErr := false
 		for ch, err := range c.Stream(t.Context(), &lm.Request{}) {

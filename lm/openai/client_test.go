@@ -201,7 +201,7 @@ func TestHTTPErrors(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			c := openai.New("m", openai.WithBaseURL(srv.URL), openai.WithAPIKey(key), openai.WithRetry(lm.NoRetry))
+			c := openai.New("m", openai.WithBaseURL(srv.URL), openai.WithAPIKey(key), openai.WithRetry(lm.NoRetry()))
 			_, gerr := c.Generate(t.Context(), userReq("x"))
 			var serr error
 			for _, err := range c.Stream(t.Context(), userReq("x")) {

@@ -82,7 +82,7 @@ func TestConformance(t *testing.T) {
 			}
 			for seed := range uint64(3) {
 				srv := replay.PieceServer(t, body, seed)
-				c := openai.New("m", openai.WithBaseURL(srv.URL), openai.WithRetry(lm.NoRetry))
+				c := openai.New("m", openai.WithBaseURL(srv.URL), openai.WithRetry(lm.NoRetry()))
 				resp, err := lm.Collect(c.Stream(t.Context(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hi"}}}))
 				if tt.err != nil {
 					tt.err(t, err)

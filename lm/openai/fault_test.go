@@ -71,7 +71,7 @@ func TestFaults(t *testing.T) {
 			srv := dspytest.NewServer()
 			defer srv.Close()
 			srv.Enqueue(dspytest.Answer{Text: text, Fault: tt.fault}, dspytest.Answer{Text: text, Fault: tt.fault})
-			c := newClient(srv, openai.WithRetry(lm.NoRetry), openai.WithIdleTimeout(200*time.Millisecond))
+			c := newClient(srv, openai.WithRetry(lm.NoRetry()), openai.WithIdleTimeout(200*time.Millisecond))
 			var delivered strings.Builder
 			var last error
 			for ch, err := range c.Stream(t.Context(), userReq("x")) {
@@ -241,7 +241,7 @@ func TestStreamCutBeforeFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cut := "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"
 		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, cut)}}
-		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry))
+		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry()))
 		_, err := lm.Collect(c.Stream(t.Context(), userReq("x")))
 		var se *lm.StreamError
 		if !errors.Is(err, io.ErrUnexpectedEOF) || !errors.As(err, &se) || se.Partial.Text() != "par" {

@@ -24,7 +24,7 @@ func FuzzStreamChunks(f *testing.F) {
 	f.Add([]byte("event: error\ndata: {\"error\":{\"code\":429}}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, string(body))}}
-		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry))
+		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry()))
 		var acc lm.Accumulator
 		sawErr := false
 		for ch, err := range c.Stream(t.Context(), &lm.Request{}) {

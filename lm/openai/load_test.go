@@ -39,7 +39,7 @@ func TestLoad2000Streams(t *testing.T) {
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: n}
 	defer tr.CloseIdleConnections()
-	c := openai.New("m", openai.WithBaseURL(srv.URL()), openai.WithHTTPClient(&http.Client{Transport: tr}), openai.WithRetry(lm.NoRetry))
+	c := openai.New("m", openai.WithBaseURL(srv.URL()), openai.WithHTTPClient(&http.Client{Transport: tr}), openai.WithRetry(lm.NoRetry()))
 
 	var peakInuse, peakSys atomic.Uint64
 	stop := make(chan struct{})
