@@ -114,7 +114,7 @@ func splitDemos(sig *Signature, demos []Example) (incomplete, complete []Example
 			}
 			return found
 		}
-		anyIn, anyOut := has(sig.Inputs), has(sig.Outputs)
+		anyIn, anyOut := has(sig.inputs), has(sig.outputs)
 		switch {
 		case all:
 			complete = append(complete, d)
@@ -150,13 +150,13 @@ func (a ChatAdapter) system(sig *Signature) string {
 	b.WriteString(sep)
 	b.WriteString(structureIntro)
 	b.WriteString("\n\n")
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		writeHeader(&b, f.Name)
 		b.WriteString("\n{")
 		b.WriteString(f.Name)
 		b.WriteString("}\n\n")
 	}
-	for _, f := range sig.Outputs {
+	for _, f := range sig.outputs {
 		writeHeader(&b, f.Name)
 		b.WriteByte('\n')
 		writeTypeNote(&b, f)
@@ -164,25 +164,25 @@ func (a ChatAdapter) system(sig *Signature) string {
 	}
 	b.WriteString("[[ ## completed ## ]]")
 	b.WriteString(sep)
-	writeObjective(&b, sig.TaskInstructions())
+	writeObjective(&b, sig.Instructions())
 	return b.String()
 }
 
 // systemSizeHint estimates the system message's length, so it is built with
 // one allocation in the common case.
 func systemSizeHint(sig *Signature) int {
-	n := 420 + len(sig.Instructions)
-	for _, f := range sig.Inputs {
+	n := 420 + len(sig.instructions)
+	for _, f := range sig.inputs {
 		n += 40 + 3*len(f.Name) + len(f.Desc)
 	}
-	for _, f := range sig.Outputs {
+	for _, f := range sig.outputs {
 		n += 40 + 3*len(f.Name) + len(f.Desc)
-		if f.Type.Kind != KindStr {
+		if f.Type.kind != KindStr {
 			n += 120
 		}
 	}
-	if sig.Instructions == "" {
-		n += 40 + 4*len(sig.Inputs) + 4*len(sig.Outputs)
+	if sig.instructions == "" {
+		n += 40 + 4*len(sig.inputs) + 4*len(sig.outputs)
 	}
 	return n
 }
@@ -202,7 +202,7 @@ func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial bo
 	if partial {
 		n += 90
 	}
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		n += 16 + len(f.Name)
 		if s, ok := vals[f.Name].(string); ok {
 			n += len(s)
@@ -215,7 +215,7 @@ func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial bo
 		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
 	}
 	first := true
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		v, ok := vals[f.Name]
 		if !ok {
 			if !(partial && old25) {
@@ -246,7 +246,7 @@ func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial bo
 // writeReminder writes the user message's closing instruction.
 func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 	b.WriteString("Respond with the corresponding output fields, starting with the field ")
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteString(", then ")
 		}
@@ -269,7 +269,7 @@ func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 // assistantContent builds a demo's assistant turn.
 func (a ChatAdapter) assistantContent(sig *Signature, vals map[string]any) (string, error) {
 	var b strings.Builder
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteString("\n\n")
 		}
@@ -308,7 +308,7 @@ func (ChatAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 	if sig == nil {
 		return nil, errors.New("dspy: ChatAdapter.Parse: nil signature")
 	}
-	outs := sig.Outputs
+	outs := sig.outputs
 	var stackVals [8]string
 	var stackFound [8]bool
 	vals, found := stackVals[:0], stackFound[:0]
@@ -366,7 +366,7 @@ func (ChatAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 	}
 	res := make(map[string]any, len(outs))
 	for i, f := range outs {
-		if f.Type.Kind == KindStr {
+		if f.Type.kind == KindStr {
 			res[f.Name] = vals[i]
 			continue
 		}

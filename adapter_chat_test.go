@@ -194,11 +194,11 @@ func TestChatAdapterParseErrors(t *testing.T) {
 
 func TestChatAdapterFormatValues(t *testing.T) {
 	sig := &Signature{
-		Inputs: []Field{
-			{Name: "docs"}, {Name: "one"}, {Name: "none"}, {Name: "nums", Type: ListOf(Int)},
-			{Name: "obj", Type: DictOf(Str, Any)}, {Name: "flag", Type: Bool}, {Name: "f", Type: Float}, {Name: "g"},
+		inputs: []Field{
+			{Name: "docs"}, {Name: "one"}, {Name: "none"}, {Name: "nums", Type: ListOf(Int())},
+			{Name: "obj", Type: DictOf(Str(), Any())}, {Name: "flag", Type: Bool()}, {Name: "f", Type: Float()}, {Name: "g"},
 		},
-		Outputs: []Field{{Name: "answer"}},
+		outputs: []Field{{Name: "answer"}},
 	}
 	in := Inputs{
 		"docs": []string{"a", "multi\nline"},

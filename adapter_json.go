@@ -67,7 +67,7 @@ func (JSONAdapter) system(sig *Signature) string {
 	b.WriteByte('\n')
 	b.WriteString(structureIntro)
 	b.WriteString("\n\nInputs will have the following structure:\n\n")
-	for i, f := range sig.Inputs {
+	for i, f := range sig.inputs {
 		if i > 0 {
 			b.WriteString("\n\n")
 		}
@@ -77,7 +77,7 @@ func (JSONAdapter) system(sig *Signature) string {
 		b.WriteByte('}')
 	}
 	b.WriteString("\n\nOutputs will be a JSON object with the following fields.\n\n{")
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -87,13 +87,13 @@ func (JSONAdapter) system(sig *Signature) string {
 		writePyQuote(&b, typeNote(f))
 	}
 	b.WriteString("\n}\n")
-	writeObjective(&b, sig.TaskInstructions())
+	writeObjective(&b, sig.Instructions())
 	return b.String()
 }
 
 func (JSONAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 	b.WriteString("Respond with a JSON object in the following order of fields: ")
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteString(", then ")
 		}
@@ -114,7 +114,7 @@ func userSections(sig *Signature, vals map[string]any, partial bool, reminder st
 		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
 	}
 	first := true
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		v, ok := vals[f.Name]
 		if !ok {
 			continue
@@ -143,7 +143,7 @@ func userSections(sig *Signature, vals map[string]any, partial bool, reminder st
 func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
 	var b strings.Builder
 	b.WriteByte('{')
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -168,8 +168,8 @@ func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
 // expressed strictly, else "json_object".
 func ResponseFormatFor(sig *Signature) *lm.ResponseFormat {
 	props := []byte{'{'}
-	required := make([]any, 0, len(sig.Outputs))
-	for i, f := range sig.Outputs {
+	required := make([]any, 0, len(sig.outputs))
+	for i, f := range sig.outputs {
 		s, ok := strictSchema(f.Type)
 		if !ok {
 			return &lm.ResponseFormat{Type: "json_object"}
@@ -207,7 +207,7 @@ func ResponseFormatFor(sig *Signature) *lm.ResponseFormat {
 // strictSchema is t's JSON schema for strict structured output, or false
 // for open-ended types, which strict mode cannot express.
 func strictSchema(t Type) (map[string]any, bool) {
-	switch t.Kind {
+	switch t.kind {
 	case KindStr:
 		return map[string]any{"type": "string"}, true
 	case KindInt:
@@ -217,8 +217,8 @@ func strictSchema(t Type) (map[string]any, bool) {
 	case KindBool:
 		return map[string]any{"type": "boolean"}, true
 	case KindLiteral:
-		vals := make([]any, len(t.Values))
-		for i, v := range t.Values {
+		vals := make([]any, len(t.values))
+		for i, v := range t.values {
 			vals[i] = v
 		}
 		return map[string]any{"type": "string", "enum": vals}, true
@@ -245,7 +245,7 @@ func (JSONAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 	if !ok {
 		return nil, &ParseError{Adapter: "JSONAdapter", Raw: text, Err: errors.New("LM response cannot be serialized to a JSON object")}
 	}
-	outs := sig.Outputs
+	outs := sig.outputs
 	found := make([]bool, len(outs))
 	for i, f := range outs {
 		_, found[i] = obj.get(f.Name)
@@ -287,7 +287,7 @@ func (o jsonObject) get(key string) (jsonMember, bool) {
 }
 
 func (m jsonMember) coerce(t Type) (any, error) {
-	if t.Kind == KindStr {
+	if t.kind == KindStr {
 		if s, ok := m.value.(string); ok {
 			return s, nil
 		}

@@ -28,8 +28,8 @@ func streamedFields(sig *Signature) []string {
 	if sig == nil {
 		return nil
 	}
-	names := make([]string, len(sig.Outputs))
-	for i, f := range sig.Outputs {
+	names := make([]string, len(sig.outputs))
+	for i, f := range sig.outputs {
 		names[i] = f.Name
 	}
 	return names

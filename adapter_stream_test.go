@@ -33,7 +33,7 @@ func oneOf(r *rand.Rand, s ...string) string { return s[r.IntN(len(s))] }
 func streamReply(r *rand.Rand, adapter string, sig *Signature) string {
 	var b strings.Builder
 	names := []string{}
-	for _, f := range sig.Outputs {
+	for _, f := range sig.outputs {
 		names = append(names, f.Name)
 	}
 	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
@@ -158,12 +158,12 @@ func checkFieldParser(p FieldParser, sig *Signature, reply string, cuts []int, w
 	if err != nil {
 		return err
 	}
-	for _, f := range sig.Outputs {
+	for _, f := range sig.outputs {
 		if lasts[f.Name] != 1 {
 			return fmt.Errorf("field %q: %d Last chunks, want 1", f.Name, lasts[f.Name])
 		}
 		got := text[f.Name]
-		if s, ok := want[f.Name].(string); ok && f.Type.Kind == KindStr {
+		if s, ok := want[f.Name].(string); ok && f.Type.kind == KindStr {
 			if got != s {
 				return fmt.Errorf("field %q streamed %q, Parse = %q", f.Name, got, s)
 			}

@@ -70,7 +70,7 @@ func (XMLAdapter) system(sig *Signature) string {
 	writeFieldDescriptions(&b, sig, "\n")
 	b.WriteByte('\n')
 	b.WriteString(structureIntro)
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		b.WriteString("\n\n")
 		writeTag(&b, f.Name, false)
 		b.WriteString("\n{")
@@ -78,7 +78,7 @@ func (XMLAdapter) system(sig *Signature) string {
 		b.WriteString("}\n")
 		writeTag(&b, f.Name, true)
 	}
-	for _, f := range sig.Outputs {
+	for _, f := range sig.outputs {
 		b.WriteString("\n\n")
 		writeTag(&b, f.Name, false)
 		b.WriteByte('\n')
@@ -87,18 +87,18 @@ func (XMLAdapter) system(sig *Signature) string {
 		writeTag(&b, f.Name, true)
 	}
 	b.WriteByte('\n')
-	writeObjective(&b, sig.TaskInstructions())
+	writeObjective(&b, sig.Instructions())
 	return b.String()
 }
 
 // reminder is the user message's closing instruction, "" without outputs.
 func (XMLAdapter) reminder(sig *Signature) string {
-	if len(sig.Outputs) == 0 {
+	if len(sig.outputs) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("Respond with the corresponding output fields wrapped in XML tags ")
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteString(", then ")
 		}
@@ -118,7 +118,7 @@ func (XMLAdapter) user(sig *Signature, vals map[string]any, partial bool, remind
 		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
 	}
 	first := true
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		v, ok := vals[f.Name]
 		if !ok {
 			continue
@@ -146,7 +146,7 @@ func (XMLAdapter) user(sig *Signature, vals map[string]any, partial bool, remind
 
 func (XMLAdapter) assistant(sig *Signature, vals map[string]any) (string, error) {
 	var b strings.Builder
-	for i, f := range sig.Outputs {
+	for i, f := range sig.outputs {
 		if i > 0 {
 			b.WriteString("\n\n")
 		}
@@ -176,7 +176,7 @@ func (XMLAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 	if sig == nil {
 		return nil, errors.New("dspy: XMLAdapter.Parse: nil signature")
 	}
-	outs := sig.Outputs
+	outs := sig.outputs
 	vals := make([]string, len(outs))
 	found := make([]bool, len(outs))
 	for i := 0; i < len(text); {

@@ -36,7 +36,7 @@ type BatchResult struct {
 
 // Batch runs m on every input with bounded concurrency, DSPy's
 // module.batch and dspy.Parallel. Results are in input order, each with its
-// own error. The returned error is non-nil when the batch stopped early:
+// own error; an item that panics has a *PanicError and counts as failed. The returned error is non-nil when the batch stopped early:
 // ErrTooManyErrors (wrapping the last item error) or ctx's error; results of
 // items that did not run then carry that error.
 func Batch(ctx context.Context, m Module, inputs []Inputs, opts BatchOptions) ([]BatchResult, error) {
@@ -73,7 +73,7 @@ func Batch(ctx context.Context, m Module, inputs []Inputs, opts BatchOptions) ([
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			pred, err := Call(ctx, m, in)
+			pred, err := callRecovered(ctx, m, in)
 			results[i] = BatchResult{Prediction: pred, Err: err}
 			mu.Lock()
 			defer mu.Unlock()
@@ -98,4 +98,11 @@ func Batch(ctx context.Context, m Module, inputs []Inputs, opts BatchOptions) ([
 		return results, err
 	}
 	return results, nil
+}
+
+// callRecovered is Call on a goroutine Batch started: a panic becomes the
+// item's *PanicError.
+func callRecovered(ctx context.Context, m Module, in Inputs) (pred *Prediction, err error) {
+	defer recoverPanic(&err)
+	return Call(ctx, m, in)
 }

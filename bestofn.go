@@ -4,94 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-
-	"github.com/godspy/dspy/lm"
 )
-
-// ErrTooManyFailures is returned by BestOfN and Refine when more attempts
-// failed than their FailCount allows, or when every attempt failed. The
-// error wraps the last attempt's error too.
-var ErrTooManyFailures = errors.New("dspy: too many failed attempts")
-
-// RewardFunc scores a prediction made from in: higher is better. BestOfN and
-// Refine stop at the first prediction whose reward reaches their threshold.
-// It is called from the goroutine that ran the attempt, so under BestOfN
-// several calls may run at once.
-type RewardFunc func(in Inputs, pred *Prediction) float64
-
-// CallOption adjusts the LM requests of every Predict that runs under a
-// context; see WithCallOptions.
-type CallOption interface {
-	applyCall(*callOptions)
-}
-
-type callOptions struct {
-	rolloutID   string
-	temperature *float64
-}
-
-type callOptionFunc func(*callOptions)
-
-func (f callOptionFunc) applyCall(c *callOptions) { f(c) }
-
-// RolloutID sets lm.Request.RolloutID: otherwise identical requests with
-// different rollout ids are different cache entries, so each gets a fresh
-// sample. BestOfN and Refine give each attempt its own.
-func RolloutID(id string) CallOption {
-	return callOptionFunc(func(c *callOptions) { c.rolloutID = id })
-}
-
-// CallTemperature sets the temperature of requests whose Predict has no
-// Temperature option of its own (a predictor's own setting wins, as in DSPy,
-// where a predictor's config overrides the LM's defaults).
-func CallTemperature(t float64) CallOption {
-	return callOptionFunc(func(c *callOptions) { c.temperature = &t })
-}
-
-type callOptionsKey struct{}
-
-// WithCallOptions returns a context in which every Predict call applies opts
-// to its LM request: DSPy's dspy.context(lm=lm.copy(rollout_id=...,
-// temperature=...)), scoped to ctx. Options given here override those of an
-// enclosing WithCallOptions.
-func WithCallOptions(ctx context.Context, opts ...CallOption) context.Context {
-	var c callOptions
-	if cur, ok := ctx.Value(callOptionsKey{}).(*callOptions); ok {
-		c = *cur
-	}
-	for _, o := range opts {
-		o.applyCall(&c)
-	}
-	return context.WithValue(ctx, callOptionsKey{}, &c)
-}
-
-// applyCallOptions applies the call options in ctx to req; Predict calls it
-// on each request it builds.
-func applyCallOptions(ctx context.Context, req *lm.Request) {
-	c, ok := ctx.Value(callOptionsKey{}).(*callOptions)
-	if !ok {
-		return
-	}
-	if c.rolloutID != "" {
-		req.RolloutID = c.rolloutID
-	}
-	if c.temperature != nil && req.Temperature == nil {
-		t := *c.temperature
-		req.Temperature = &t
-	}
-}
-
-// attemptContext returns the context of attempt i: its own rollout id
-// (nested under an enclosing one, so attempts of nested BestOfN or Refine
-// stay distinct) and temperature 1.0, as DSPy's BestOfN and Refine use.
-func attemptContext(ctx context.Context, i int) context.Context {
-	id := strconv.Itoa(i)
-	if c, ok := ctx.Value(callOptionsKey{}).(*callOptions); ok && c.rolloutID != "" {
-		id = c.rolloutID + "." + id
-	}
-	return WithCallOptions(ctx, RolloutID(id), CallTemperature(1.0))
-}
 
 // BestOfNOption configures NewBestOfN.
 type BestOfNOption interface {
@@ -107,32 +20,17 @@ type bestOfNOptionFunc func(*bestOfNConfig)
 
 func (f bestOfNOptionFunc) applyBestOfN(c *bestOfNConfig) { f(c) }
 
-// ConcurrentAttempts caps how many of BestOfN's attempts run at once; the
+// WithConcurrency caps how many of BestOfN's attempts run at once; the
 // default, and any value below 1, is N: all at once.
-func ConcurrentAttempts(k int) BestOfNOption {
+func WithConcurrency(k int) BestOfNOption {
 	return bestOfNOptionFunc(func(c *bestOfNConfig) { c.concurrency = k })
-}
-
-type failCountOption int
-
-func (o failCountOption) applyBestOfN(c *bestOfNConfig) { c.failCount = int(o) }
-func (o failCountOption) applyRefine(c *refineConfig)   { c.failCount = int(o) }
-
-// FailCount sets how many failed attempts BestOfN or Refine tolerate, as
-// DSPy's fail_count; one more ends the call with ErrTooManyFailures. The
-// default, and any value below 1, is N.
-func FailCount(k int) interface {
-	BestOfNOption
-	RefineOption
-} {
-	return failCountOption(k)
 }
 
 // BestOfN runs a module up to N times, each attempt with its own rollout id
 // at temperature 1.0, and returns the first prediction whose reward reaches
 // the threshold, or else the one with the highest reward: DSPy's BestOfN.
 //
-// Unlike DSPy, the attempts run concurrently (see ConcurrentAttempts), so N
+// Unlike DSPy, the attempts run concurrently (see WithConcurrency), so N
 // attempts take about as long as one. "First" is in completion order; once
 // one passes, the attempts still running are cancelled and BestOfN returns
 // when they have ended. Among attempts below the threshold the highest
@@ -174,14 +72,6 @@ func (b *BestOfN) ACall(ctx context.Context, in Inputs) *Future[*Prediction] {
 type bestOfNAttempt struct {
 	pred   *Prediction
 	reward float64
-}
-
-// rewardOf returns the reward of pred, 0 without a reward function.
-func rewardOf(reward RewardFunc, in Inputs, pred *Prediction) float64 {
-	if reward == nil {
-		return 0
-	}
-	return reward(in, pred)
 }
 
 // Forward implements Module.
@@ -226,7 +116,7 @@ func (b *BestOfN) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		passed, stopped  bool
 		failed, finished int
 		lastErr, ctxErr  error
-		panicVal         any
+		panicErr         *PanicError
 	)
 	stop := func() {
 		stopped = true
@@ -238,8 +128,8 @@ func (b *BestOfN) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		i := <-done
 		finished++
 		f := futs[i]
-		if f.panic != nil && panicVal == nil {
-			panicVal = f.panic
+		if pe := (*PanicError)(nil); panicErr == nil && errors.As(f.err, &pe) {
+			panicErr = pe // a bug, not a failed attempt: it ends the call
 			stop()
 		}
 		if stopped {
@@ -274,8 +164,8 @@ func (b *BestOfN) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		}
 	}
 	switch {
-	case panicVal != nil:
-		panic(panicVal)
+	case panicErr != nil:
+		return nil, panicErr
 	case passed:
 		return best, nil
 	case ctxErr != nil:

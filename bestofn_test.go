@@ -3,7 +3,6 @@ package dspy_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -126,7 +125,7 @@ func TestBestOfNReturnsTheBest(t *testing.T) {
 
 func TestBestOfNOwnTemperatureWins(t *testing.T) {
 	model := &bonLM{replies: map[string]string{"0": "Brussels"}}
-	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model), dspy.Temperature(0.3)), 1, oneWord, 1.0)
+	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model), dspy.WithTemperature(0.3)), 1, oneWord, 1.0)
 	if _, err := b.Call(context.Background(), question); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +140,7 @@ func TestBestOfNToleratesFailures(t *testing.T) {
 		replies: map[string]string{"2": "It is Brussels", "3": "Brussels, Belgium", "4": "Brussels is it"},
 		errs:    map[string]error{"0": boom, "1": boom},
 	}
-	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0, dspy.FailCount(2))
+	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0, dspy.WithFailCount(2))
 	pred, err := b.Call(context.Background(), question)
 	if err != nil {
 		t.Fatalf("BestOfN with 2 failures, FailCount(2): %v", err)
@@ -160,7 +159,7 @@ func TestBestOfNTooManyFailures(t *testing.T) {
 	// One attempt at a time: the third failure stops the run before
 	// attempts 3 and 4 start.
 	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0,
-		dspy.FailCount(2), dspy.ConcurrentAttempts(1))
+		dspy.WithFailCount(2), dspy.WithConcurrency(1))
 	_, err := b.Call(context.Background(), question)
 	if !errors.Is(err, dspy.ErrTooManyFailures) || !errors.Is(err, boom) {
 		t.Fatalf("BestOfN error = %v, want ErrTooManyFailures wrapping boom", err)
@@ -181,7 +180,7 @@ func TestBestOfNAllFail(t *testing.T) {
 
 func TestBestOfNConcurrencyLimit(t *testing.T) {
 	model := &bonLM{replies: map[string]string{"0": "a b", "1": "a b", "2": "a b", "3": "a b", "4": "a b", "5": "a b"}}
-	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 6, oneWord, 1.0, dspy.ConcurrentAttempts(2))
+	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 6, oneWord, 1.0, dspy.WithConcurrency(2))
 	if _, err := b.Call(context.Background(), question); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +303,7 @@ func BenchmarkBestOfN5(b *testing.B) {
 		opts []dspy.BestOfNOption
 	}{
 		{"concurrent", nil},
-		{"sequential", []dspy.BestOfNOption{dspy.ConcurrentAttempts(1)}},
+		{"sequential", []dspy.BestOfNOption{dspy.WithConcurrency(1)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			model := dspytest.Repeat(dspytest.ChatReply("answer", "Brussels, Belgium")).DontRecord()
@@ -326,15 +325,16 @@ func BenchmarkBestOfN5(b *testing.B) {
 	}
 }
 
-func TestBestOfNRewardPanicReachesCaller(t *testing.T) {
+func TestBestOfNRewardPanicIsError(t *testing.T) {
 	model := &bonLM{replies: map[string]string{"0": "Brussels", "1": "Brussels"}}
 	panicky := func(dspy.Inputs, *dspy.Prediction) float64 { panic("reward exploded") }
 	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 2, panicky, 1.0)
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "reward exploded") {
-			t.Errorf("recover() = %v, want the reward's panic", r)
-		}
-	}()
-	b.Call(context.Background(), question)
-	t.Error("BestOfN.Call returned, want a panic")
+	_, err := b.Call(context.Background(), question)
+	var pe *dspy.PanicError
+	if !errors.As(err, &pe) || pe.Value != "reward exploded" {
+		t.Fatalf("BestOfN.Call() error = %v, want a *dspy.PanicError with the reward's panic", err)
+	}
+	if errors.Is(err, dspy.ErrTooManyFailures) {
+		t.Errorf("a panic counted as a failed attempt: %v", err)
+	}
 }

@@ -10,7 +10,7 @@ type ChainOfThought struct {
 }
 
 // reasoningField is the field DSPy's ChainOfThought prepends.
-var reasoningField = Field{Name: "reasoning", Type: Str}
+var reasoningField = Field{Name: "reasoning", Type: Str()}
 
 // NewChainOfThought returns a ChainOfThought over sig (a string or a
 // *Signature); options configure its inner Predict.

@@ -17,7 +17,7 @@ import (
 
 // coerceText converts the text of one field (Chat and XML adapters) to t.
 func coerceText(t Type, s string) (any, error) {
-	switch t.Kind {
+	switch t.kind {
 	case KindStr:
 		return s, nil
 	case KindInt:
@@ -45,7 +45,7 @@ func coerceText(t Type, s string) (any, error) {
 // coerceTree converts a decoded value (json.Number for numbers, string,
 // bool, nil, []any, map[string]any) to t.
 func coerceTree(t Type, v any) (any, error) {
-	switch t.Kind {
+	switch t.kind {
 	case KindStr:
 		switch x := v.(type) {
 		case string:
@@ -222,7 +222,7 @@ func parseBoolText(s string) (any, error) {
 // whitespace, quotes and a "Literal[…]" wrapper (DSPy's parse_value); then
 // ignoring case.
 func matchLiteral(t Type, s string) (any, error) {
-	for _, v := range t.Values {
+	for _, v := range t.values {
 		if v == s {
 			return v, nil
 		}
@@ -235,12 +235,12 @@ func matchLiteral(t Type, s string) (any, error) {
 		}
 	}
 	u = unquoteText(u)
-	for _, v := range t.Values {
+	for _, v := range t.values {
 		if v == u {
 			return v, nil
 		}
 	}
-	for _, v := range t.Values {
+	for _, v := range t.values {
 		if strings.EqualFold(v, u) {
 			return v, nil
 		}

@@ -98,20 +98,20 @@ func TestWriteValue(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"nil", Str, nil, "None"},
-		{"true", Bool, true, "True"},
-		{"int64", Int, int64(-3), "-3"},
-		{"float field", Float, 1e16, "1e+16"},
-		{"float field small", Float, 0.0001, "0.0001"},
-		{"float field tiny", Float, 1.5e-5, "1.5e-05"},
-		{"float field neg zero", Float, math.Copysign(0, -1), "-0.0"},
-		{"float in str field", Str, 3.0, "3"},
-		{"struct keeps field order", DictOf(Str, Any), point{Y: 1, X: "a<b"}, `{"y": 1, "x": "a<b"}`},
-		{"nested map", DictOf(Str, Any), map[string]any{"s": "line\u2028sep", "n": []int{}}, "{\"n\": [], \"s\": \"line\u2028sep\"}"},
-		{"string slice for list field", ListOf(Str), []string{"a", "b"}, `["a", "b"]`},
-		{"guillemet blob", Str, []string{"«x»", "y"}, "[1] «««\n    «x»\n»»»\n[2] «y»"},
-		{"non-string items", Str, []any{1, true}, "[1] «1»\n[2] «True»"},
-		{"named string type", Str, lm.RoleUser, "user"},
+		{"nil", Str(), nil, "None"},
+		{"true", Bool(), true, "True"},
+		{"int64", Int(), int64(-3), "-3"},
+		{"float field", Float(), 1e16, "1e+16"},
+		{"float field small", Float(), 0.0001, "0.0001"},
+		{"float field tiny", Float(), 1.5e-5, "1.5e-05"},
+		{"float field neg zero", Float(), math.Copysign(0, -1), "-0.0"},
+		{"float in str field", Str(), 3.0, "3"},
+		{"struct keeps field order", DictOf(Str(), Any()), point{Y: 1, X: "a<b"}, `{"y": 1, "x": "a<b"}`},
+		{"nested map", DictOf(Str(), Any()), map[string]any{"s": "line\u2028sep", "n": []int{}}, "{\"n\": [], \"s\": \"line\u2028sep\"}"},
+		{"string slice for list field", ListOf(Str()), []string{"a", "b"}, `["a", "b"]`},
+		{"guillemet blob", Str(), []string{"«x»", "y"}, "[1] «««\n    «x»\n»»»\n[2] «y»"},
+		{"non-string items", Str(), []any{1, true}, "[1] «1»\n[2] «True»"},
+		{"named string type", Str(), lm.RoleUser, "user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
@@ -151,11 +151,11 @@ func TestPromptCache(t *testing.T) {
 	}
 	// Signatures are documented as immutable, but a replaced field is not
 	// served from a stale cache entry.
-	sig.Instructions = "New task."
+	sig.instructions = "New task."
 	if s := format(); !strings.HasSuffix(s, "\n        New task.") {
 		t.Errorf("after changing Instructions, system = %q", s)
 	}
-	sig.Outputs = []Field{{Name: "b"}}
+	sig.outputs = []Field{{Name: "b"}}
 	if s := format(); !strings.Contains(s, "[[ ## b ## ]]") {
 		t.Errorf("after replacing Outputs, system = %q", s)
 	}

@@ -57,7 +57,7 @@ func ExampleRefine() {
 	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
 
 	refine := dspy.NewRefine(dspy.NewPredict("question -> answer"), 3, exampleOneWord, 1.0,
-		dspy.RewardDescription("1 if the answer is one word, else 0"))
+		dspy.WithRewardDescription("1 if the answer is one word, else 0"))
 	pred, err := refine.Call(ctx, dspy.Inputs{"question": "What is the capital of Belgium?"})
 	if err != nil {
 		fmt.Println("error:", err)

@@ -46,7 +46,7 @@ func writeFieldList(b *strings.Builder, fs []Field) {
 // writeTypeName writes t as DSPy prints annotations; str, the common case,
 // skips Type.String's allocation.
 func writeTypeName(b *strings.Builder, t Type) {
-	if t.Kind == KindStr {
+	if t.kind == KindStr {
 		b.WriteString("str")
 		return
 	}
@@ -57,10 +57,10 @@ func writeTypeName(b *strings.Builder, t Type) {
 // list; sep separates the two lists ("\n" now, "\n\n" in DSPy 2.5).
 func writeFieldDescriptions(b *strings.Builder, sig *Signature, sep string) {
 	b.WriteString("Your input fields are:\n")
-	writeFieldList(b, sig.Inputs)
+	writeFieldList(b, sig.inputs)
 	b.WriteString(sep)
 	b.WriteString("Your output fields are:\n")
-	writeFieldList(b, sig.Outputs)
+	writeFieldList(b, sig.outputs)
 }
 
 // writeTypeNote writes the placeholder "{name}" of an output field in the
@@ -70,11 +70,11 @@ func writeTypeNote(b *strings.Builder, f Field) {
 	b.WriteByte('{')
 	b.WriteString(f.Name)
 	b.WriteByte('}')
-	if f.Type.Kind == KindStr {
+	if f.Type.kind == KindStr {
 		return
 	}
 	b.WriteString("        # note: the value you produce ")
-	switch f.Type.Kind {
+	switch f.Type.kind {
 	case KindBool:
 		b.WriteString("must be True or False")
 	case KindInt:
@@ -83,7 +83,7 @@ func writeTypeNote(b *strings.Builder, f Field) {
 		b.WriteString("must be a single float value")
 	case KindLiteral:
 		b.WriteString("must exactly match (no extra characters) one of: ")
-		for i, v := range f.Type.Values {
+		for i, v := range f.Type.values {
 			if i > 0 {
 				b.WriteString("; ")
 			}
@@ -106,7 +106,7 @@ func typeNote(f Field) string {
 // "type" key first and the rest sorted (as DSPy reorders it), in Python's
 // json.dumps style (", " and ": " separators).
 func writeSchemaText(b *strings.Builder, t Type) {
-	switch t.Kind {
+	switch t.kind {
 	case KindStr:
 		b.WriteString(`{"type": "string"}`)
 	case KindInt:
@@ -121,21 +121,21 @@ func writeSchemaText(b *strings.Builder, t Type) {
 		b.WriteByte('}')
 	case KindDict:
 		b.WriteString(`{"type": "object", "additionalProperties": `)
-		if e := t.elem(); e.Kind == KindAny {
+		if e := t.elem(); e.kind == KindAny {
 			b.WriteString("true")
 		} else {
 			writeSchemaText(b, e)
 		}
 		b.WriteByte('}')
 	case KindLiteral:
-		if len(t.Values) == 1 {
+		if len(t.values) == 1 {
 			b.WriteString(`{"type": "string", "const": `)
-			b.WriteString(pyQuote(t.Values[0]))
+			b.WriteString(pyQuote(t.values[0]))
 			b.WriteByte('}')
 			return
 		}
 		b.WriteString(`{"type": "string", "enum": [`)
-		for i, v := range t.Values {
+		for i, v := range t.values {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -150,7 +150,7 @@ func writeSchemaText(b *strings.Builder, t Type) {
 // writeTypeInfo writes the reminder's " (must be formatted as a valid Python
 // T)" for non-str fields.
 func writeTypeInfo(b *strings.Builder, f Field) {
-	if f.Type.Kind == KindStr {
+	if f.Type.kind == KindStr {
 		return
 	}
 	b.WriteString(" (must be formatted as a valid Python ")
@@ -239,16 +239,16 @@ func writeValue(b *strings.Builder, f Field, v any) error {
 		b.Write(strconv.AppendInt(buf[:0], x, 10))
 		return nil
 	case float64:
-		writeFloat(b, x, f.Type.Kind == KindFloat)
+		writeFloat(b, x, f.Type.kind == KindFloat)
 		return nil
 	case float32:
-		writeFloat(b, float64(x), f.Type.Kind == KindFloat)
+		writeFloat(b, float64(x), f.Type.kind == KindFloat)
 		return nil
 	case json.Number:
 		b.WriteString(string(x))
 		return nil
 	case []string:
-		if f.Type.Kind == KindStr {
+		if f.Type.kind == KindStr {
 			items := make([]any, len(x))
 			for i, s := range x {
 				items[i] = s
@@ -256,7 +256,7 @@ func writeValue(b *strings.Builder, f Field, v any) error {
 			return writeNumberedList(b, items)
 		}
 	case []any:
-		if f.Type.Kind == KindStr {
+		if f.Type.kind == KindStr {
 			return writeNumberedList(b, x)
 		}
 	}
@@ -565,7 +565,7 @@ type promptEntry struct {
 }
 
 func (e *promptEntry) matches(sig *Signature) bool {
-	return e.instructions == sig.Instructions && sameFields(e.inputs, sig.Inputs) && sameFields(e.outputs, sig.Outputs)
+	return e.instructions == sig.instructions && sameFields(e.inputs, sig.inputs) && sameFields(e.outputs, sig.outputs)
 }
 
 func sameFields(a, b []Field) bool {
@@ -586,7 +586,7 @@ func cachedPrompt(sig *Signature, kind promptKind, build func(*Signature) prompt
 			return e.parts
 		}
 	}
-	e := &promptEntry{instructions: sig.Instructions, inputs: sig.Inputs, outputs: sig.Outputs, parts: build(sig)}
+	e := &promptEntry{instructions: sig.instructions, inputs: sig.inputs, outputs: sig.outputs, parts: build(sig)}
 	if _, loaded := promptCache.Swap(key, e); !loaded {
 		runtime.AddCleanup(sig, func(k promptKey) { promptCache.Delete(k) }, key)
 	}

@@ -2,7 +2,7 @@ package dspy
 
 import (
 	"context"
-	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -11,15 +11,14 @@ import (
 // returns, whether or not anyone awaits it.
 //
 // Panics: a panic in the work is recovered on the Future's goroutine and
-// raised again by Await (and Gather), on the awaiting goroutine, so it is
-// neither lost nor able to crash the process from a goroutine the caller
+// becomes its error, a *PanicError holding the value and the stack, so it
+// is neither lost nor able to crash the process from a goroutine the caller
 // does not own.
 type Future[T any] struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 	val    T
 	err    error
-	panic  any
 
 	mu      sync.Mutex
 	waiters []waiter
@@ -36,12 +35,7 @@ func Go[T any](ctx context.Context, fn func(ctx context.Context) (T, error)) *Fu
 	f := &Future[T]{done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer f.finish()
-		defer func() {
-			if r := recover(); r != nil {
-				f.panic = fmt.Sprintf("%v [recovered by dspy.Future]", r)
-				f.err = fmt.Errorf("dspy: panic in future: %v", r)
-			}
-		}()
+		defer recoverPanic(&f.err)
 		f.val, f.err = fn(ctx)
 	}()
 	return f
@@ -80,7 +74,8 @@ func (f *Future[T]) Done() <-chan struct{} { return f.done }
 func (f *Future[T]) Cancel() { f.cancel() }
 
 // Await waits for the work and returns its result. If ctx ends first, Await
-// returns ctx's error and the work goes on (Cancel it if it should not).
+// returns context.Cause(ctx) and the work goes on (Cancel it if it should
+// not).
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	select {
 	case <-f.done:
@@ -92,28 +87,23 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 		return f.result()
 	case <-ctx.Done():
 		var zero T
-		return zero, ctx.Err()
+		return zero, context.Cause(ctx)
 	}
 }
 
-func (f *Future[T]) result() (T, error) {
-	if f.panic != nil {
-		panic(f.panic)
-	}
-	return f.val, f.err
-}
+func (f *Future[T]) result() (T, error) { return f.val, f.err }
 
 // Gather awaits futures and returns their results in order: DSPy's
-// asyncio.gather. The first error (in time) cancels the other futures and is
-// returned. If ctx ends, every future is cancelled and ctx's error returned.
-// Gather returns only after every future has ended, so no work outlives it.
+// asyncio.gather. The first error (in time; a panic is a *PanicError)
+// cancels the other futures and is returned. If ctx ends, every future is
+// cancelled and context.Cause(ctx) returned. Gather returns only after
+// every future has ended, so no work outlives it.
 func Gather[T any](ctx context.Context, futs ...*Future[T]) ([]T, error) {
 	ch := make(chan int, len(futs))
 	for i, f := range futs {
 		f.notify(ch, i)
 	}
 	var firstErr error
-	var panicVal any
 	remaining := len(futs)
 	cancelAll := func() {
 		for _, f := range futs {
@@ -126,23 +116,17 @@ func Gather[T any](ctx context.Context, futs ...*Future[T]) ([]T, error) {
 		case i := <-ch:
 			remaining--
 			f := futs[i]
-			if f.panic != nil && panicVal == nil {
-				panicVal = f.panic
-				cancelAll()
-			} else if f.err != nil && firstErr == nil {
+			if f.err != nil && firstErr == nil {
 				firstErr = f.err
 				cancelAll()
 			}
 		case <-ctxDone:
 			if firstErr == nil {
-				firstErr = ctx.Err()
+				firstErr = context.Cause(ctx)
 			}
 			cancelAll()
 			ctxDone = nil // keep draining until all have ended
 		}
-	}
-	if panicVal != nil {
-		panic(panicVal)
 	}
 	if firstErr != nil {
 		return nil, firstErr
@@ -152,4 +136,13 @@ func Gather[T any](ctx context.Context, futs ...*Future[T]) ([]T, error) {
 		out[i] = f.val
 	}
 	return out, nil
+}
+
+// recoverPanic, deferred at the top of a goroutine godspy starts, turns a
+// panic into a *PanicError stored in *errp: the goroutine's owner receives
+// it where the result would have been.
+func recoverPanic(errp *error) {
+	if r := recover(); r != nil {
+		*errp = &PanicError{Value: r, Stack: debug.Stack()}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -97,15 +98,43 @@ func TestFutureCancel(t *testing.T) {
 	}
 }
 
-func TestFuturePanicReachesAwait(t *testing.T) {
+func TestFuturePanicIsAwaitsError(t *testing.T) {
 	f := Go(context.Background(), func(ctx context.Context) (int, error) { panic("kaboom") })
-	<-f.Done()
-	defer func() {
-		r := recover()
-		if r == nil || !strings.Contains(fmt.Sprint(r), "kaboom") {
-			t.Fatalf("recover() = %v, want the work's panic", r)
-		}
-	}()
-	f.Await(context.Background())
-	t.Fatal("Await did not panic")
+	_, err := f.Await(context.Background())
+	var pe *PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Await() error = %v (%T), want a *PanicError", err, err)
+	}
+	if pe.Value != "kaboom" {
+		t.Errorf("PanicError.Value = %#v, want %q", pe.Value, "kaboom")
+	}
+	if !strings.Contains(string(pe.Stack), "future_test.go") {
+		t.Errorf("PanicError.Stack does not show the panicking function:\n%s", pe.Stack)
+	}
+	if got, want := err.Error(), "dspy: panic: kaboom"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// Gather delivers it as the first error and cancels the rest.
+	slow := Go(context.Background(), func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	bad := Go(context.Background(), func(ctx context.Context) (int, error) { panic(fmt.Errorf("wrapped: %w", io.ErrUnexpectedEOF)) })
+	if _, err := Gather(context.Background(), slow, bad); !errors.As(err, &pe) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Gather() error = %v, want a *PanicError that unwraps to the panicked error", err)
+	}
+}
+
+func TestFutureAwaitReturnsCause(t *testing.T) {
+	cause := errors.New("request abandoned")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(cause)
+	f := Go(context.Background(), func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, nil
+	})
+	defer f.Cancel()
+	if _, err := f.Await(ctx); err != cause {
+		t.Fatalf("Await(cancelled ctx) = %v, want the cause %v", err, cause)
+	}
 }

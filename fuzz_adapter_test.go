@@ -32,7 +32,7 @@ func checkParseResult(t *testing.T, adapter, text string, got map[string]any, er
 		_ = pe.Error()
 		return
 	}
-	for _, f := range fuzzSig.Outputs {
+	for _, f := range fuzzSig.outputs {
 		if _, ok := got[f.Name]; !ok {
 			t.Fatalf("%s.Parse(%q) succeeded without field %q", adapter, text, f.Name)
 		}

@@ -108,7 +108,7 @@ func exchangeCases(t *testing.T) map[string]goldenCase {
 		WithInstructions(goldenReactInstructions)
 	// ReAct's extract step keeps the instructions of the user's signature.
 	extract := MustSignature("question, trajectory -> reasoning, answer").
-		WithInstructions(qa.TaskInstructions())
+		WithInstructions(qa.Instructions())
 
 	const q1, q2 = "What is 1 + 1?", "What is 2 + 2?"
 	ans := map[string]string{q1: "2", q2: "4"}
@@ -216,14 +216,14 @@ func TestGoldenDSPyExchanges(t *testing.T) {
 // files.
 func goldenSignature() *Signature {
 	return &Signature{
-		Instructions: "Answer the question using the context.\nBe brief.",
-		Inputs: []Field{
-			{Name: "context", Type: ListOf(Str), Desc: "facts that may help"},
+		instructions: "Answer the question using the context.\nBe brief.",
+		inputs: []Field{
+			{Name: "context", Type: ListOf(Str()), Desc: "facts that may help"},
 			{Name: "question"},
 		},
-		Outputs: []Field{
+		outputs: []Field{
 			{Name: "answer", Desc: "a short answer"},
-			{Name: "confidence", Type: Float},
+			{Name: "confidence", Type: Float()},
 		},
 	}
 }

@@ -15,6 +15,13 @@ func init() {
 	defaults.Store(&overlay{history: history.New(history.DefaultSize), historySet: true})
 }
 
+// A HistoryOption is WithHistory's value: a setting (Configure,
+// WithSettings) that one LM can also take as its own (NewLM).
+type HistoryOption interface {
+	Option
+	LMOption
+}
+
 type historyOption struct{ h *history.History }
 
 func (o historyOption) applySettings(s *overlay) { s.history, s.historySet = o.h, true }
@@ -30,10 +37,7 @@ func (o historyOption) applyLM(c *lmConfig)      { c.history = o.h }
 // As an option of NewLM it is that LM's own history (DSPy's lm.history):
 // the LM records its calls in h, whichever module makes them. LMHistory
 // returns it.
-func WithHistory(h *history.History) interface {
-	Option
-	LMOption
-} {
+func WithHistory(h *history.History) HistoryOption {
 	return historyOption{h}
 }
 

@@ -38,17 +38,17 @@ func NewMultiChainComparison[S string | *Signature](sig S, m int, opts ...Predic
 	task := toSignature(sig)
 	m = max(m, 1)
 	lastKey := ""
-	if n := len(task.Outputs); n > 0 {
-		lastKey = task.Outputs[n-1].Name
+	if n := len(task.outputs); n > 0 {
+		lastKey = task.outputs[n-1].Name
 	}
 	// DSPy keeps the task's instructions, written for its own fields.
-	cmp := task.WithInstructions(task.TaskInstructions())
+	cmp := task.WithInstructions(task.Instructions())
 	for i := range m {
 		cmp = cmp.AppendInput(Field{Name: attemptField(i), Desc: "${reasoning attempt}"})
 	}
 	cmp = cmp.PrependOutput(Field{Name: "rationale", Desc: "${corrected reasoning}"})
 	return &MultiChainComparison{
-		Predict:  NewPredict(cmp, append([]PredictOption{Temperature(0.7)}, opts...)...),
+		Predict:  NewPredict(cmp, append([]PredictOption{WithTemperature(0.7)}, opts...)...),
 		Attempts: NewChainOfThought(task),
 		m:        m,
 		lastKey:  lastKey,

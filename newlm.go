@@ -15,16 +15,18 @@ import (
 	"github.com/godspy/dspy/lm/openai"
 )
 
-// errUnknownProvider is wrapped by NewLM for a provider prefix it does not
+// ErrUnknownProvider is wrapped by NewLM for a provider prefix it does not
 // know; the error lists the known ones.
-var errUnknownProvider = errors.New("dspy: unknown LM provider")
+var ErrUnknownProvider = errors.New("dspy: unknown LM provider")
 
-// errMissingAPIKey is wrapped by NewLM when a provider needs a key and
+// ErrMissingAPIKey is wrapped by NewLM when a provider needs a key and
 // neither WithAPIKey nor the provider's environment variable gives one; the
 // error names the variable.
-var errMissingAPIKey = errors.New("dspy: missing API key")
+var ErrMissingAPIKey = errors.New("dspy: missing API key")
 
-// LMOption configures NewLM.
+// LMOption configures NewLM. Besides the options below, NewLM takes
+// WithTemperature and WithMaxTokens (RequestOption: the LM's defaults) and
+// WithHistory (HistoryOption: the LM's own history).
 type LMOption interface{ applyLM(*lmConfig) }
 
 type lmOptionFunc func(*lmConfig)
@@ -55,14 +57,6 @@ func WithAPIKey(key string) LMOption { return lmOptionFunc(func(c *lmConfig) { c
 func WithHTTPClient(hc *http.Client) LMOption {
 	return lmOptionFunc(func(c *lmConfig) { c.hc = hc })
 }
-
-// WithTemperature sets the default temperature of the LM's requests.
-func WithTemperature(t float64) LMOption {
-	return lmOptionFunc(func(c *lmConfig) { c.temperature = &t })
-}
-
-// WithMaxTokens sets the default output token limit of the LM's requests.
-func WithMaxTokens(n int) LMOption { return lmOptionFunc(func(c *lmConfig) { c.maxTokens = n }) }
 
 // WithLimits bounds requests in flight and requests and tokens per minute;
 // NewLM then puts an *lm.Limited around the provider (inside the cache).
@@ -136,7 +130,7 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	}
 	p, ok := presets[prefix]
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %q; known: %s", errUnknownProvider, prefix, name, strings.Join(knownProviders(), ", "))
+		return nil, fmt.Errorf("%w %q in %q; known: %s", ErrUnknownProvider, prefix, name, strings.Join(knownProviders(), ", "))
 	}
 	var cfg lmConfig
 	for _, o := range opts {
@@ -157,7 +151,7 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 		key = os.Getenv(p.keyEnv)
 	}
 	if key == "" && !p.keyOptional {
-		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey", errMissingAPIKey, prefix, p.keyEnv)
+		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey", ErrMissingAPIKey, prefix, p.keyEnv)
 	}
 	var m lm.LM
 	if prefix == "anthropic" {

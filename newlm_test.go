@@ -118,12 +118,12 @@ func TestNewLMErrors(t *testing.T) {
 		is    error
 		wants []string
 	}{
-		{"nope/model", errUnknownProvider, []string{`"nope"`, "openai", "anthropic", "ollama_chat", "gemini"}},
+		{"nope/model", ErrUnknownProvider, []string{`"nope"`, "openai", "anthropic", "ollama_chat", "gemini"}},
 		{"gpt-4o", nil, []string{"provider/model", "openai"}},
-		{"openai/gpt-4o", errMissingAPIKey, []string{"OPENAI_API_KEY"}},
-		{"anthropic/claude", errMissingAPIKey, []string{"ANTHROPIC_API_KEY"}},
-		{"groq/llama", errMissingAPIKey, []string{"GROQ_API_KEY"}},
-		{"together_ai/x", errMissingAPIKey, []string{"TOGETHERAI_API_KEY"}},
+		{"openai/gpt-4o", ErrMissingAPIKey, []string{"OPENAI_API_KEY"}},
+		{"anthropic/claude", ErrMissingAPIKey, []string{"ANTHROPIC_API_KEY"}},
+		{"groq/llama", ErrMissingAPIKey, []string{"GROQ_API_KEY"}},
+		{"together_ai/x", ErrMissingAPIKey, []string{"TOGETHERAI_API_KEY"}},
 		{"hosted_vllm/x", nil, []string{"HOSTED_VLLM_API_BASE", "WithBaseURL"}},
 		{"azure/dep", nil, []string{"AZURE_API_BASE"}},
 	}

@@ -5,33 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
+	"github.com/godspy/dspy/internal/streamhook"
 	"github.com/godspy/dspy/lm"
 )
 
-// ErrNoLM is returned when a module runs with no LM configured anywhere.
-var ErrNoLM = errors.New("dspy: no LM configured: call dspy.Configure(dspy.WithLM(m)), use dspy.WithSettings(ctx, dspy.WithLM(m)), or give the module its own with dspy.WithLM")
-
-// InputError reports inputs that do not match the signature.
-type InputError struct {
-	Signature *Signature
-	Field     string
-	Missing   bool // false: the field is not an input of the signature
-}
-
-func (e *InputError) Error() string {
-	if e.Missing {
-		return fmt.Sprintf("dspy: missing input field %q for signature %q", e.Field, e.Signature.String())
-	}
-	var names []string
-	for _, f := range e.Signature.Inputs {
-		names = append(names, f.Name)
-	}
-	return fmt.Sprintf("dspy: unknown input field %q for signature %q (inputs are: %s)", e.Field, e.Signature.String(), strings.Join(names, ", "))
-}
-
-// PredictOption configures one Predict (or ChainOfThought).
+// PredictOption configures one Predict (or ChainOfThought,
+// MultiChainComparison, or ReAct's predictors through WithPredictOptions).
+// Besides the options below, a module takes WithLM and WithAdapter
+// (ModuleOption) and WithTemperature and WithMaxTokens (RequestOption).
 type PredictOption interface {
 	applyPredict(*predictConfig)
 }
@@ -52,38 +34,28 @@ type predictOptionFunc func(*predictConfig)
 
 func (f predictOptionFunc) applyPredict(c *predictConfig) { f(c) }
 
-// Temperature sets the sampling temperature of a module's LM calls.
-func Temperature(t float64) PredictOption {
-	return predictOptionFunc(func(c *predictConfig) { c.temperature = &t })
-}
+// WithN asks for n completions per call; the Prediction holds the first
+// and Completions all of them.
+func WithN(n int) PredictOption { return predictOptionFunc(func(c *predictConfig) { c.n = n }) }
 
-// MaxTokens caps the tokens of each reply.
-func MaxTokens(n int) PredictOption {
-	return predictOptionFunc(func(c *predictConfig) { c.maxTokens = n })
-}
-
-// N asks for n completions per call; the Prediction holds the first and
-// Completions all of them.
-func N(n int) PredictOption { return predictOptionFunc(func(c *predictConfig) { c.n = n }) }
-
-// Stop sets stop sequences.
-func Stop(s ...string) PredictOption {
+// WithStop sets stop sequences.
+func WithStop(s ...string) PredictOption {
 	return predictOptionFunc(func(c *predictConfig) { c.stop = s })
 }
 
-// Extra sets provider-specific request fields (lm.Request.Extra).
-func Extra(fields map[string]any) PredictOption {
+// WithExtra sets provider-specific request fields (lm.Request.Extra).
+func WithExtra(fields map[string]any) PredictOption {
 	return predictOptionFunc(func(c *predictConfig) { c.extra = fields })
 }
 
-// Demos sets few-shot demonstrations.
-func Demos(d ...Example) PredictOption {
+// WithDemos sets few-shot demonstrations.
+func WithDemos(d ...Example) PredictOption {
 	return predictOptionFunc(func(c *predictConfig) { c.demos = d })
 }
 
-// Name gives the predictor an explicit path segment, used instead of its
-// field name when predictors are listed (NamedPredictors).
-func Name(name string) PredictOption {
+// WithName gives the predictor an explicit path segment, used instead of
+// its field name when predictors are listed (NamedPredictors).
+func WithName(name string) PredictOption {
 	return predictOptionFunc(func(c *predictConfig) { c.name = name })
 }
 
@@ -176,12 +148,12 @@ func (p *Predict) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 }
 
 func checkInputs(sig *Signature, in Inputs) error {
-	for _, f := range sig.Inputs {
+	for _, f := range sig.inputs {
 		if _, ok := in[f.Name]; !ok {
 			return &InputError{Signature: sig, Field: f.Name, Missing: true}
 		}
 	}
-	if len(in) > len(sig.Inputs) {
+	if len(in) > len(sig.inputs) {
 		for k := range in {
 			if _, ok := sig.Input(k); !ok {
 				return &InputError{Signature: sig, Field: k}
@@ -207,8 +179,9 @@ func (p *Predict) request() *lm.Request {
 // run formats, calls the LM (streaming when a listener wants it) and parses.
 func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Adapter, in Inputs) (*Prediction, error) {
 	traced := len(s.traces) > 0
+	stream := streamhook.From[*Predict, *Signature, Adapter](ctx)
 	var info CallInfo
-	if traced || s.stream != nil {
+	if traced || stream != nil {
 		ctx, _, info = beginCall(ctx)
 	}
 
@@ -228,9 +201,9 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 		return nil, err
 	}
 
-	var sink ChunkSink
-	if s.stream != nil {
-		sink, err = s.stream.Open(ctx, p, info, p.sig, adapter)
+	var sink streamhook.Chunks
+	if stream != nil {
+		sink, err = stream.Open(ctx, p, info.ID, p.sig, adapter)
 		if err != nil {
 			return nil, err
 		}
@@ -298,15 +271,15 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 }
 
 func outputNames(sig *Signature) []string {
-	names := make([]string, len(sig.Outputs))
-	for i, f := range sig.Outputs {
+	names := make([]string, len(sig.outputs))
+	for i, f := range sig.outputs {
 		names[i] = f.Name
 	}
 	return names
 }
 
 // streamLM streams the LM reply into sink and assembles the response.
-func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink ChunkSink) (resp *lm.Response, err error) {
+func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook.Chunks) (resp *lm.Response, err error) {
 	defer func() { sink.Close(err) }()
 	var acc lm.Accumulator
 	n := 0

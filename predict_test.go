@@ -208,7 +208,7 @@ func TestChainOfThought(t *testing.T) {
 func TestNCompletions(t *testing.T) {
 	model := dspytest.Repeat(dspytest.ChatReply("answer", "a"))
 	ctx := WithSettings(context.Background(), WithLM(model))
-	pred, err := NewPredict("question -> answer", N(3), Temperature(0.7), MaxTokens(50)).Call(ctx, Inputs{"question": "q"})
+	pred, err := NewPredict("question -> answer", WithN(3), WithTemperature(0.7), WithMaxTokens(50)).Call(ctx, Inputs{"question": "q"})
 	if err != nil {
 		t.Fatal(err)
 	}

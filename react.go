@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -48,29 +47,37 @@ type reactOptionFunc func(*reactConfig)
 
 func (f reactOptionFunc) applyReAct(c *reactConfig) { f(c) }
 
-// MaxIters sets how many times the agent may pick a tool before its
+// WithMaxIters sets how many times the agent may pick a tool before its
 // outputs are extracted (default DefaultMaxIters). A negative n counts as 0:
 // the outputs are extracted at once. To change it for one call, see
 // ReAct.WithMaxIters.
-func MaxIters(n int) ReActOption {
+func WithMaxIters(n int) ReActOption {
 	return reactOptionFunc(func(c *reactConfig) { c.maxIters = max(n, 0) })
 }
 
-// NativeTools makes the agent use the LM's native tool calling instead of
+// WithNativeTools makes the agent use the LM's native tool calling instead of
 // writing the tool's name and arguments as output fields: each request
 // carries the tools (with finish) as lm.ToolSpecs, and the calls of one
 // reply run concurrently, each becoming its own trajectory step, in the
 // order the LM wrote them. A reply without tool calls ends the loop as
 // finish does. The trajectory, the extract step and the observations are
 // the same as in the text protocol.
-func NativeTools() ReActOption {
+func WithNativeTools() ReActOption {
 	return reactOptionFunc(func(c *reactConfig) { c.native = true })
 }
 
-// PredictOptions configures both inner predictors ("react" and
-// "extract.predict"): WithLM, Temperature, MaxTokens, ...
-func PredictOptions(opts ...PredictOption) ReActOption {
+// WithPredictOptions configures both inner predictors ("react" and
+// "extract.predict"): WithLM, WithTemperature, WithMaxTokens, ...
+func WithPredictOptions(opts ...PredictOption) ReActOption {
 	return reactOptionFunc(func(c *reactConfig) { c.predictOpts = append(c.predictOpts, opts...) })
+}
+
+// Step is one iteration of an agent's loop.
+type Step struct {
+	Thought     string
+	ToolName    string
+	ToolArgs    map[string]any
+	Observation string
 }
 
 // ReAct is DSPy's tool-using agent. In each iteration its "react" predictor
@@ -146,24 +153,24 @@ func NewReAct[S string | *Signature](sig S, tools []*Tool, opts ...ReActOption) 
 		r.cfg.byName[t.name] = t
 	}
 
-	trajectory := Field{Name: "trajectory", Type: Str}
-	inputs := append(slices.Clip(slices.Clone(s.Inputs)), trajectory)
+	trajectory := Field{Name: "trajectory", Type: Str()}
+	inputs := append(slices.Clip(slices.Clone(s.inputs)), trajectory)
 	names := make([]string, 0, len(r.cfg.tools)+1)
 	for _, t := range r.cfg.tools {
 		names = append(names, t.name)
 	}
 	names = append(names, finishTool)
 	reactSig := &Signature{
-		Instructions: agentInstructions(s, r.cfg.tools, cfg.native),
-		Inputs:       inputs,
-		Outputs: []Field{
-			{Name: "next_thought", Type: Str},
+		instructions: agentInstructions(s, r.cfg.tools, cfg.native),
+		inputs:       inputs,
+		outputs: []Field{
+			{Name: "next_thought", Type: Str()},
 			{Name: "next_tool_name", Type: Literal(names...)},
-			{Name: "next_tool_args", Type: DictOf(Str, Any)},
+			{Name: "next_tool_args", Type: DictOf(Str(), Any())},
 		},
 	}
 	if cfg.native {
-		reactSig.Outputs = reactSig.Outputs[:1]
+		reactSig.outputs = reactSig.outputs[:1]
 		for _, t := range r.cfg.tools {
 			r.cfg.specs = append(r.cfg.specs, t.Spec())
 		}
@@ -173,8 +180,8 @@ func NewReAct[S string | *Signature](sig S, tools []*Tool, opts ...ReActOption) 
 			Parameters:  map[string]any{"type": "object", "properties": map[string]any{}, "required": []string{}},
 		})
 	} else {
-		r.cfg.lenient = &Signature{Instructions: reactSig.Instructions, Inputs: reactSig.Inputs,
-			Outputs: []Field{reactSig.Outputs[0], {Name: "next_tool_name", Type: Str}, reactSig.Outputs[2]}}
+		r.cfg.lenient = &Signature{instructions: reactSig.instructions, inputs: reactSig.inputs,
+			outputs: []Field{reactSig.outputs[0], {Name: "next_tool_name", Type: Str()}, reactSig.outputs[2]}}
 	}
 	r.react = NewPredict(reactSig, cfg.predictOpts...)
 	if cfg.native {
@@ -183,9 +190,9 @@ func NewReAct[S string | *Signature](sig S, tools []*Tool, opts ...ReActOption) 
 	}
 	extractSig := &Signature{
 		// Explicit: the default text would name the trajectory too.
-		Instructions: s.TaskInstructions(),
-		Inputs:       slices.Clone(inputs),
-		Outputs:      slices.Clone(s.Outputs),
+		instructions: s.Instructions(),
+		inputs:       slices.Clone(inputs),
+		outputs:      slices.Clone(s.outputs),
 	}
 	r.extract = NewChainOfThought(extractSig, cfg.predictOpts...)
 	return r
@@ -319,7 +326,11 @@ func (r *ReAct) textStep(ctx context.Context, run *reactRun) (done bool, err err
 		run.steps = append(run.steps, step)
 		return true, nil
 	}
-	step.Observation = r.observe(ctx, name, step.ToolArgs)
+	obs, err := r.observe(ctx, name, step.ToolArgs)
+	if err != nil {
+		return false, err
+	}
+	step.Observation = obs
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -381,8 +392,7 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 
 	steps := make([]Step, len(calls))
 	var g errgroup.Group // a tool's failure is its observation: nothing cancels the others
-	var panicOnce sync.Once
-	var panicVal any
+	panics := make([]error, len(calls)) // by index: the first in call order wins
 	for i, c := range calls {
 		steps[i] = Step{ToolName: c.Name}
 		if i == 0 {
@@ -405,23 +415,15 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 			continue
 		}
 		g.Go(func() error {
-			// A panic is a bug in the tool: raise it on the caller's
-			// goroutine, as Future does, rather than crash the process
-			// from one the caller does not own.
-			defer func() {
-				if p := recover(); p != nil {
-					panicOnce.Do(func() {
-						panicVal = fmt.Sprintf("%v [recovered from tool %s by dspy.ReAct]\n%s", p, c.Name, debug.Stack())
-					})
-				}
-			}()
-			steps[i].Observation = r.observe(ctx, c.Name, args) // by index: results in order
+			steps[i].Observation, panics[i] = r.observe(ctx, c.Name, args) // by index: results in order
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines return nil
-	if panicVal != nil {
-		panic(panicVal)
+	for _, err := range panics {
+		if err != nil {
+			return false, err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -431,7 +433,13 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 }
 
 // observe runs a tool and returns its observation.
-func (r *ReAct) observe(ctx context.Context, name string, args map[string]any) string {
+//
+// A tool's failure is its observation, as in DSPy; a panic is not: it is a
+// bug the LM cannot fix, so it ends the agent's call as a *PanicError, the
+// same whether the tool ran on the agent's goroutine or, with native tools,
+// on one of its own.
+func (r *ReAct) observe(ctx context.Context, name string, args map[string]any) (obs string, err error) {
+	defer recoverPanic(&err)
 	t, ok := r.cfg.byName[name]
 	if !ok {
 		names := make([]string, 0, len(r.cfg.tools)+1)
@@ -439,27 +447,27 @@ func (r *ReAct) observe(ctx context.Context, name string, args map[string]any) s
 			names = append(names, t.name)
 		}
 		names = append(names, finishTool)
-		return fmt.Sprintf("Execution error in %s: there is no tool named %q; the tools are: %s", name, name, strings.Join(names, ", "))
+		return fmt.Sprintf("Execution error in %s: there is no tool named %q; the tools are: %s", name, name, strings.Join(names, ", ")), nil
 	}
 	if args == nil {
 		args = map[string]any{}
 	}
-	res, err := t.Call(ctx, args)
-	if err != nil {
+	res, callErr := t.Call(ctx, args)
+	if err := callErr; err != nil {
 		var ae *ToolArgError
 		if errors.As(err, &ae) {
 			// The tool's name is already in the prefix.
-			return fmt.Sprintf("Execution error in %s: argument %q: %s", name, ae.Arg, ae.Msg)
+			return fmt.Sprintf("Execution error in %s: argument %q: %s", name, ae.Arg, ae.Msg), nil
 		}
-		return "Execution error in " + name + ": " + err.Error()
+		return "Execution error in " + name + ": " + err.Error(), nil
 	}
 	var b strings.Builder
 	// DSPy formats observations as str input values: lists of strings
 	// become numbered «items», containers JSON.
-	if err := writeValue(&b, Field{Type: Str}, res); err != nil {
-		return "Execution error in " + name + ": " + err.Error()
+	if err := writeValue(&b, Field{Type: Str()}, res); err != nil {
+		return "Execution error in " + name + ": " + err.Error(), nil
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // formatTrajectory writes steps as DSPy does: the user-message sections of
@@ -543,15 +551,15 @@ func writeJSONValue(b *strings.Builder, v any) {
 // real prompts say "infomration".
 func finishDesc(sig *Signature) string {
 	return "Marks the task as complete. That is, signals that all infomration for producing the outputs, i.e. " +
-		backtickList(sig.Outputs) + ", are now available to be extracted."
+		backtickList(sig.outputs) + ", are now available to be extracted."
 }
 
 // agentInstructions builds the react predictor's instructions as DSPy's
 // ReAct does: the task, the agent protocol, and the numbered tool list.
 func agentInstructions(sig *Signature, tools []*Tool, native bool) string {
-	inputs, outputs := backtickList(sig.Inputs), backtickList(sig.Outputs)
+	inputs, outputs := backtickList(sig.inputs), backtickList(sig.outputs)
 	lines := []string{
-		sig.TaskInstructions() + "\n",
+		sig.Instructions() + "\n",
 		"You are an Agent. In each episode, you will be given the fields " + inputs + " as input. And you can see your past trajectory so far.",
 		"Your goal is to use one or more of the supplied tools to collect any necessary information for producing " + outputs + ".\n",
 	}

@@ -23,7 +23,7 @@ func TestReActStreamsThroughTheLoop(t *testing.T) {
 			model := dspytest.NewScriptedLM()
 			var opts []dspy.ReActOption
 			if native {
-				opts = append(opts, dspy.NativeTools())
+				opts = append(opts, dspy.WithNativeTools())
 				call := func(args string) []lm.ToolCall { return []lm.ToolCall{{ID: "c", Name: "add", Arguments: args}} }
 				model.Push(
 					dspytest.Reply{Text: dspytest.ChatReply("next_thought", "First add 1 and 2."), ToolCalls: call(`{"x": 1, "y": 2}`)},

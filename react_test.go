@@ -169,10 +169,10 @@ func TestReActMaxIters(t *testing.T) {
 		want int
 	}{
 		{"default", nil, nil, dspy.DefaultMaxIters},
-		{"option", []dspy.ReActOption{dspy.MaxIters(3)}, nil, 3},
-		{"per call", []dspy.ReActOption{dspy.MaxIters(3)}, func(ctx context.Context, r *dspy.ReAct) context.Context { return r.WithMaxIters(ctx, 1) }, 1},
+		{"option", []dspy.ReActOption{dspy.WithMaxIters(3)}, nil, 3},
+		{"per call", []dspy.ReActOption{dspy.WithMaxIters(3)}, func(ctx context.Context, r *dspy.ReAct) context.Context { return r.WithMaxIters(ctx, 1) }, 1},
 		{"per call zero", nil, func(ctx context.Context, r *dspy.ReAct) context.Context { return r.WithMaxIters(ctx, 0) }, 0},
-		{"another agent's setting", []dspy.ReActOption{dspy.MaxIters(2)}, func(ctx context.Context, _ *dspy.ReAct) context.Context { return other.WithMaxIters(ctx, 7) }, 2},
+		{"another agent's setting", []dspy.ReActOption{dspy.WithMaxIters(2)}, func(ctx context.Context, _ *dspy.ReAct) context.Context { return other.WithMaxIters(ctx, 7) }, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -345,7 +345,7 @@ func TestReActCancelReachesTool(t *testing.T) {
 			var opts []dspy.ReActOption
 			model := dspytest.NewScriptedLM(stepReply("wait", "wait", "{}"))
 			if native {
-				opts = append(opts, dspy.NativeTools())
+				opts = append(opts, dspy.WithNativeTools())
 				model = dspytest.NewScriptedLM().Push(dspytest.Reply{ToolCalls: []lm.ToolCall{{ID: "1", Name: "wait", Arguments: "{}"}}})
 			}
 			agent := dspy.NewReAct("question -> answer", []*dspy.Tool{blockingTool(started, saw)}, opts...)
@@ -401,7 +401,7 @@ func TestReActNativeConcurrentToolCalls(t *testing.T) {
 		dspytest.Reply{Text: "I have both."}, // no tool calls: finish
 		dspytest.Reply{Text: answerReply("a(1) b(2)")},
 	)
-	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{rendezvous("a"), rendezvous("b")}, dspy.NativeTools())
+	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{rendezvous("a"), rendezvous("b")}, dspy.WithNativeTools())
 	ctx := dspy.WithSettings(withLM(model), dspy.WithTrace(rec.trace()))
 	pred, err := agent.Call(ctx, dspy.Inputs{"question": "q"})
 	if err != nil {
@@ -449,7 +449,7 @@ func TestReActNativeEdgeCases(t *testing.T) {
 		}},
 		dspytest.Reply{Text: answerReply("3")},
 	)
-	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{addTool()}, dspy.NativeTools())
+	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{addTool()}, dspy.WithNativeTools())
 	pred, err := agent.Call(withLM(model), dspy.Inputs{"question": "q"})
 	if err != nil {
 		t.Fatalf("Call: %v", err)
@@ -468,18 +468,24 @@ func TestReActNativeEdgeCases(t *testing.T) {
 	}
 }
 
-func TestReActNativeToolPanic(t *testing.T) {
+func TestReActToolPanicIsError(t *testing.T) {
 	bad := dspy.NewTool("bad", "", func(context.Context, struct{}) (int, error) { panic("tool bug") })
-	model := dspytest.NewScriptedLM().Push(dspytest.Reply{ToolCalls: []lm.ToolCall{{Name: "bad", Arguments: "{}"}}})
-	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{bad}, dspy.NativeTools())
-	defer func() {
-		r := recover()
-		if s, _ := r.(string); !strings.Contains(s, "tool bug [recovered from tool bad by dspy.ReAct]") {
-			t.Errorf("recovered %v, want the tool's panic on the caller's goroutine", r)
-		}
-	}()
-	agent.Call(withLM(model), dspy.Inputs{"question": "q"})
-	t.Error("Call returned; want a panic")
+	for _, native := range []bool{false, true} {
+		t.Run(fmt.Sprintf("native=%v", native), func(t *testing.T) {
+			model := dspytest.NewScriptedLM(stepReply("use it", "bad", `{}`))
+			var opts []dspy.ReActOption
+			if native {
+				model = dspytest.NewScriptedLM().Push(dspytest.Reply{ToolCalls: []lm.ToolCall{{Name: "bad", Arguments: "{}"}}})
+				opts = append(opts, dspy.WithNativeTools())
+			}
+			agent := dspy.NewReAct("question -> answer", []*dspy.Tool{bad}, opts...)
+			_, err := agent.Call(withLM(model), dspy.Inputs{"question": "q"})
+			var pe *dspy.PanicError
+			if !errors.As(err, &pe) || pe.Value != "tool bug" {
+				t.Fatalf("Call() error = %v, want a *dspy.PanicError with the tool's panic", err)
+			}
+		})
+	}
 }
 
 func TestReActToolHooks(t *testing.T) {
@@ -551,7 +557,7 @@ func TestReActPromptToolList(t *testing.T) {
 	if want := []string{"calc:new", "search:Search the web.\nReturns snippets."}; !cmp.Equal(want, names) {
 		t.Errorf("Tools() = %q, want %q", names, want)
 	}
-	instr := agent.ReactPredictor().Signature().Instructions
+	instr := agent.ReactPredictor().Signature().Instructions()
 	wantTail := strings.Join([]string{
 		"(1) calc, whose description is <desc>new</desc>. It takes arguments {} in JSON format.",
 		"(2) search, whose description is <desc>Search the web.  Returns snippets.</desc>. It takes arguments {'query': {'type': 'string', 'description': 'what to look for'}, 'k': {'type': 'integer'}, 'sites': {'items': {'type': 'string'}, 'type': 'array'}} in JSON format.",
@@ -569,10 +575,10 @@ func TestReActPromptToolList(t *testing.T) {
 	if got, want := agent.Extract().Signature().String(), "context, question, trajectory -> reasoning, answer, confidence: float"; got != want {
 		t.Errorf("extract signature = %s, want %s", got, want)
 	}
-	if got, want := agent.Extract().Signature().Instructions, "Given the fields `context`, `question`, produce the fields `answer`, `confidence`."; got != want {
+	if got, want := agent.Extract().Signature().Instructions(), "Given the fields `context`, `question`, produce the fields `answer`, `confidence`."; got != want {
 		t.Errorf("extract instructions = %q, want %q", got, want)
 	}
-	native := dspy.NewReAct("question -> answer", []*dspy.Tool{search}, dspy.NativeTools())
+	native := dspy.NewReAct("question -> answer", []*dspy.Tool{search}, dspy.WithNativeTools())
 	if got, want := native.ReactPredictor().Signature().String(), "question, trajectory -> next_thought"; got != want {
 		t.Errorf("native react signature = %s, want %s", got, want)
 	}
@@ -582,9 +588,9 @@ func TestReActPredictOptions(t *testing.T) {
 	// The agent's own LM wins over settings, in both modes.
 	for _, native := range []bool{false, true} {
 		own := dspytest.NewScriptedLM(stepReply("t", "finish", "{}"), answerReply("own"))
-		opts := []dspy.ReActOption{dspy.PredictOptions(dspy.WithLM(own), dspy.Temperature(0.5))}
+		opts := []dspy.ReActOption{dspy.WithPredictOptions(dspy.WithLM(own), dspy.WithTemperature(0.5))}
 		if native {
-			opts = append(opts, dspy.NativeTools())
+			opts = append(opts, dspy.WithNativeTools())
 		}
 		agent := dspy.NewReAct("question -> answer", nil, opts...)
 		settingsLM := dspytest.NewScriptedLM()

@@ -24,11 +24,11 @@ type refineOptionFunc func(*refineConfig)
 
 func (f refineOptionFunc) applyRefine(c *refineConfig) { f(c) }
 
-// RewardDescription describes the reward function to the LM that writes
+// WithRewardDescription describes the reward function to the LM that writes
 // Refine's advice. DSPy shows it the reward function's source code, which a
 // compiled Go program does not have; without a description the LM sees
 // only the threshold and the reward value.
-func RewardDescription(desc string) RefineOption {
+func WithRewardDescription(desc string) RefineOption {
 	return refineOptionFunc(func(c *refineConfig) { c.rewardDesc = desc })
 }
 
@@ -179,25 +179,25 @@ func (r *Refine) advise(ctx context.Context, in Inputs, named []NamedPredictor, 
 
 // offerFeedback is DSPy's OfferFeedback signature.
 var offerFeedback = &Signature{
-	Instructions: "In the discussion, assign blame to each module that contributed to the final reward being below the threshold, if\n" +
+	instructions: "In the discussion, assign blame to each module that contributed to the final reward being below the threshold, if\n" +
 		"any. Then, prescribe concrete advice of how the module should act on its future input when we retry the process, if\n" +
 		"it were to receive the same or similar inputs. If a module is not to blame, the advice should be N/A.\n" +
 		"The module will not see its own history, so it needs to rely on entirely concrete and actionable advice from you\n" +
 		"to avoid the same mistake on the same or similar inputs.",
-	Inputs: []Field{
+	inputs: []Field{
 		{Name: "program_code", Desc: "The code of the program that we are analyzing"},
 		{Name: "modules_defn", Desc: "The definition of each module in the program, including its I/O"},
 		{Name: "program_inputs", Desc: "The inputs to the program that we are analyzing"},
 		{Name: "program_trajectory", Desc: "The trajectory of the program's execution, showing each module's I/O"},
 		{Name: "program_outputs", Desc: "The outputs of the program that we are analyzing"},
 		{Name: "reward_code", Desc: "The code of the reward function that we are analyzing"},
-		{Name: "target_threshold", Desc: "The target threshold for the reward function", Type: Float},
-		{Name: "reward_value", Desc: "The reward value assigned to the program's outputs", Type: Float},
-		{Name: "module_names", Desc: "The names of the modules in the program, for which we seek advice", Type: ListOf(Str)},
+		{Name: "target_threshold", Desc: "The target threshold for the reward function", Type: Float()},
+		{Name: "reward_value", Desc: "The reward value assigned to the program's outputs", Type: Float()},
+		{Name: "module_names", Desc: "The names of the modules in the program, for which we seek advice", Type: ListOf(Str())},
 	},
-	Outputs: []Field{
+	outputs: []Field{
 		{Name: "discussion", Desc: "Discussing blame of where each module went wrong, if it did"},
-		{Name: "advice", Type: DictOf(Str, Str), Desc: "For each module, describe very concretely, in this order: the specific scenarios in which it has made " +
+		{Name: "advice", Type: DictOf(Str(), Str()), Desc: "For each module, describe very concretely, in this order: the specific scenarios in which it has made " +
 			"mistakes in the past and what each mistake was, followed by what it should do differently in that kind of" +
 			"scenario in the future. If the module is not to blame, write N/A."},
 	},
@@ -213,10 +213,10 @@ func describeModules(named []NamedPredictor) string {
 	for _, np := range named {
 		sig := np.Predict.Signature()
 		var ins, outs strings.Builder
-		writeFieldList(&ins, sig.Inputs)
-		writeFieldList(&outs, sig.Outputs)
+		writeFieldList(&ins, sig.inputs)
+		writeFieldList(&outs, sig.outputs)
 		fmt.Fprintf(&b, "\nModule %s\n\tInput Fields:\n%s\n\tOutput Fields:\n%s\n\tOriginal Instructions: \n%s\n%s",
-			np.Path, indent(ins.String()), indent(outs.String()), indent(sig.TaskInstructions()), sep)
+			np.Path, indent(ins.String()), indent(outs.String()), indent(sig.Instructions()), sep)
 	}
 	return b.String()
 }
@@ -313,7 +313,7 @@ func hintsFor(named []NamedPredictor, advice map[string]string) map[*Predict]ref
 		}
 		// Keep the instructions the predictor has without the hint: an empty
 		// Instructions would otherwise name hint_ among the task's fields.
-		hs[np.Predict] = refineHint{sig: sig.WithInstructions(sig.TaskInstructions()).AppendInput(hintField), text: text}
+		hs[np.Predict] = refineHint{sig: sig.WithInstructions(sig.Instructions()).AppendInput(hintField), text: text}
 	}
 	return hs
 }

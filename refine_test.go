@@ -32,7 +32,7 @@ func TestRefineAdviceReachesNextAttempt(t *testing.T) {
 	)
 	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
 	r := dspy.NewRefine(dspy.NewChainOfThought("question -> answer"), 3, oneWord, 1.0,
-		dspy.RewardDescription("1 / the number of words in the answer"))
+		dspy.WithRewardDescription("1 / the number of words in the answer"))
 	pred, err := r.Call(ctx, question)
 	if err != nil {
 		t.Fatalf("Refine.Call: %v", err)
@@ -103,14 +103,14 @@ func TestRefineFailures(t *testing.T) {
 		dspytest.Reply{Err: boom},
 		dspytest.Reply{Text: dspytest.ChatReply("answer", "Brussels")},
 	)
-	r := dspy.NewRefine(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 3, oneWord, 1.0, dspy.FailCount(1))
+	r := dspy.NewRefine(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 3, oneWord, 1.0, dspy.WithFailCount(1))
 	pred, err := r.Call(context.Background(), question)
 	if err != nil || pred.Get("answer") != "Brussels" {
 		t.Fatalf("Refine after one tolerated failure = %v, %v; want Brussels", pred, err)
 	}
 
 	model = dspytest.NewScriptedLM().Push(dspytest.Reply{Err: boom}, dspytest.Reply{Err: boom}, dspytest.Reply{Err: boom})
-	r = dspy.NewRefine(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 3, oneWord, 1.0, dspy.FailCount(1))
+	r = dspy.NewRefine(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 3, oneWord, 1.0, dspy.WithFailCount(1))
 	if _, err := r.Call(context.Background(), question); !errors.Is(err, dspy.ErrTooManyFailures) || !errors.Is(err, boom) {
 		t.Fatalf("Refine error = %v, want ErrTooManyFailures wrapping boom", err)
 	}

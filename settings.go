@@ -9,10 +9,21 @@ import (
 	"github.com/godspy/dspy/lm/history"
 )
 
-// Option configures settings (Configure, WithSettings). Some options also
-// configure a single module (NewPredict): WithLM and WithAdapter.
+// Option configures settings (Configure, WithSettings). Two kinds of
+// option serve a second place too: a ModuleOption (WithLM, WithAdapter) is
+// also one module's own setting, and a HistoryOption (WithHistory) also one
+// LM's own.
 type Option interface {
 	applySettings(*overlay)
+}
+
+// A ModuleOption is a setting that one module can also take as its own:
+// given to Configure or WithSettings it applies to every module, given to
+// NewPredict (or NewChainOfThought, WithPredictOptions, ...) to that
+// module, where it wins over the settings.
+type ModuleOption interface {
+	Option
+	PredictOption
 }
 
 // overlay holds settings that were set; nil/unset fields fall through to the
@@ -23,7 +34,6 @@ type overlay struct {
 	traces     []*Trace
 	trackUsage *bool
 	logger     *slog.Logger
-	stream     StreamSink
 	history    *history.History
 	historySet bool // WithHistory was given (nil turns history off)
 }
@@ -44,9 +54,6 @@ func (o *overlay) merge(top *overlay) *overlay {
 	}
 	if top.logger != nil {
 		m.logger = top.logger
-	}
-	if top.stream != nil {
-		m.stream = top.stream
 	}
 	if top.historySet {
 		m.history, m.historySet = top.history, true
@@ -103,7 +110,6 @@ type settings struct {
 	traces     []*Trace
 	trackUsage bool
 	logger     *slog.Logger
-	stream     StreamSink
 	history    *history.History
 }
 
@@ -136,9 +142,6 @@ func current(ctx context.Context) settings {
 		if o.logger != nil {
 			s.logger = o.logger
 		}
-		if o.stream != nil {
-			s.stream = o.stream
-		}
 		if o.historySet {
 			s.history = o.history
 		}
@@ -164,19 +167,13 @@ type adapterOption struct{ a Adapter }
 
 // WithLM sets the LM: the default for every module (Configure, WithSettings),
 // or one module's own LM (NewPredict), which wins over settings.
-func WithLM(m lm.LM) interface {
-	Option
-	PredictOption
-} {
+func WithLM(m lm.LM) ModuleOption {
 	return lmOption{m}
 }
 
 // WithAdapter sets the adapter (default ChatAdapter), as a setting or for one
 // module.
-func WithAdapter(a Adapter) interface {
-	Option
-	PredictOption
-} {
+func WithAdapter(a Adapter) ModuleOption {
 	return adapterOption{a}
 }
 

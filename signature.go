@@ -3,126 +3,11 @@ package dspy
 import (
 	"fmt"
 	"reflect"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 )
-
-// Kind is the shape of a field's value.
-type Kind int
-
-// Field kinds, named as DSPy prints them.
-const (
-	KindStr     Kind = iota // str
-	KindInt                 // int
-	KindFloat               // float
-	KindBool                // bool
-	KindList                // list[T]
-	KindDict                // dict[K, V]
-	KindLiteral             // Literal['a', 'b']
-	KindAny                 // Any
-)
-
-// Type is a field's type. The zero Type is str.
-type Type struct {
-	Kind Kind
-	// Elem is the element type of a list and the value type of a dict.
-	Elem *Type
-	// Key is the key type of a dict.
-	Key *Type
-	// Values are the allowed values of a Literal.
-	Values []string
-}
-
-// Str, Int, Float, Bool and Any are the scalar types.
-var (
-	Str   = Type{Kind: KindStr}
-	Int   = Type{Kind: KindInt}
-	Float = Type{Kind: KindFloat}
-	Bool  = Type{Kind: KindBool}
-	Any   = Type{Kind: KindAny}
-)
-
-// ListOf returns list[elem].
-func ListOf(elem Type) Type { return Type{Kind: KindList, Elem: &elem} }
-
-// DictOf returns dict[key, value].
-func DictOf(key, value Type) Type { return Type{Kind: KindDict, Key: &key, Elem: &value} }
-
-// Literal returns Literal['v1', 'v2', ...].
-func Literal(values ...string) Type { return Type{Kind: KindLiteral, Values: values} }
-
-// String renders the type as DSPy does in prompts: "str", "list[int]",
-// "dict[str, Any]", "Literal['add', 'finish']".
-func (t Type) String() string {
-	switch t.Kind {
-	case KindStr:
-		return "str"
-	case KindInt:
-		return "int"
-	case KindFloat:
-		return "float"
-	case KindBool:
-		return "bool"
-	case KindAny:
-		return "Any"
-	case KindList:
-		return "list[" + t.elem().String() + "]"
-	case KindDict:
-		k := Str
-		if t.Key != nil {
-			k = *t.Key
-		}
-		return "dict[" + k.String() + ", " + t.elem().String() + "]"
-	case KindLiteral:
-		var b strings.Builder
-		b.WriteString("Literal[")
-		for i, v := range t.Values {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(pyRepr(v))
-		}
-		b.WriteString("]")
-		return b.String()
-	}
-	return "Any"
-}
-
-func (t Type) elem() Type {
-	if t.Elem == nil {
-		return Any
-	}
-	return *t.Elem
-}
-
-// pyRepr quotes s the way Python's repr quotes a str.
-func pyRepr(s string) string {
-	q := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		q = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(q):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(q)
-	return b.String()
-}
 
 // Field is one input or output of a signature.
 type Field struct {
@@ -133,18 +18,65 @@ type Field struct {
 }
 
 // Signature declares what a module takes and produces. A Signature is
-// immutable once built; the With* methods return modified copies, so one
-// value can be shared by many goroutines.
+// immutable: its fields are reached through methods that return copies, and
+// the With* methods return modified copies, so one value can be shared by
+// many goroutines and a prompt built from it (adapters cache them per
+// signature) can never go stale.
 type Signature struct {
-	// Instructions is the task description. Empty means DSPy's default,
+	// instructions is the task description. Empty means DSPy's default,
 	// "Given the fields `a`, `b`, produce the fields `c`."
-	Instructions string
-	Inputs       []Field
-	Outputs      []Field
+	instructions string
+	inputs       []Field
+	outputs      []Field
 }
 
-// SignatureError reports a malformed signature string. Pos is the byte
-// offset in the input where the problem was found.
+// NewSignature returns a signature with the given input and output fields,
+// in order, and DSPy's default instructions (see WithInstructions). Each
+// side needs at least one field; names must be identifiers (letters, digits
+// and _, not starting with a digit) and unique across both sides. The error
+// is a *SignatureError whose Input is the signature in ParseSignature's
+// syntax and whose Pos is -1.
+func NewSignature(inputs, outputs []Field) (*Signature, error) {
+	s := &Signature{inputs: slices.Clone(inputs), outputs: slices.Clone(outputs)}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// check validates field names, for signatures not built by the parser.
+func (s *Signature) check() error {
+	fail := func(format string, args ...any) error {
+		return &SignatureError{Input: s.String(), Pos: -1, Msg: fmt.Sprintf(format, args...)}
+	}
+	if len(s.inputs) == 0 {
+		return fail("no inputs")
+	}
+	if len(s.outputs) == 0 {
+		return fail("no outputs")
+	}
+	seen := make(map[string]bool, len(s.inputs)+len(s.outputs))
+	for _, f := range slices.Concat(s.inputs, s.outputs) {
+		if !isIdent(f.Name) {
+			return fail("%q is not a valid field name (letters, digits and _, not starting with a digit)", f.Name)
+		}
+		if seen[f.Name] {
+			return fail("duplicate field name %q", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	return nil
+}
+
+// Inputs returns a copy of the input fields, in order.
+func (s *Signature) Inputs() []Field { return slices.Clone(s.inputs) }
+
+// Outputs returns a copy of the output fields, in order.
+func (s *Signature) Outputs() []Field { return slices.Clone(s.outputs) }
+
+// SignatureError reports a malformed signature. Pos is the byte offset in
+// Input where ParseSignature found the problem, or -1 for a signature built
+// from fields (NewSignature).
 type SignatureError struct {
 	Input string
 	Pos   int
@@ -152,6 +84,9 @@ type SignatureError struct {
 }
 
 func (e *SignatureError) Error() string {
+	if e.Pos < 0 {
+		return fmt.Sprintf("dspy: bad signature %q: %s", e.Input, e.Msg)
+	}
 	return fmt.Sprintf("dspy: bad signature %q at offset %d: %s", e.Input, e.Pos, e.Msg)
 }
 
@@ -210,7 +145,7 @@ func (p *sigParser) parse() (*Signature, error) {
 		}
 		seen[f.Name] = true
 	}
-	return &Signature{Inputs: ins, Outputs: outs}, nil
+	return &Signature{inputs: ins, outputs: outs}, nil
 }
 
 // fields parses the comma-separated field list in src[start:end]; pos holds
@@ -264,7 +199,7 @@ func (p *sigParser) field(start, end int) (Field, error) {
 	if !isIdent(name) {
 		return Field{}, p.fail(start+lead, "%q is not a valid field name (letters, digits and _, not starting with a digit)", name)
 	}
-	f := Field{Name: name, Type: Str}
+	f := Field{Name: name, Type: Str()}
 	if hasType {
 		tpos := start + strings.Index(part, ":") + 1
 		ts := strings.TrimSpace(typ)
@@ -289,141 +224,10 @@ func isIdent(s string) bool {
 	return s != ""
 }
 
-// ParseType parses one type expression such as "list[str]" or
-// "Literal['a', 'b']".
-func ParseType(s string) (Type, error) { return parseType(strings.TrimSpace(s)) }
-
-func parseType(s string) (Type, error) {
-	base, args, hasArgs := strings.Cut(s, "[")
-	base = strings.TrimSpace(base)
-	if hasArgs {
-		if !strings.HasSuffix(args, "]") {
-			return Type{}, fmt.Errorf("unbalanced brackets in type %q", s)
-		}
-		args = args[:len(args)-1]
-	}
-	switch strings.ToLower(base) {
-	case "str", "string":
-		return scalar(Str, hasArgs, s)
-	case "int", "integer":
-		return scalar(Int, hasArgs, s)
-	case "float", "number":
-		return scalar(Float, hasArgs, s)
-	case "bool", "boolean":
-		return scalar(Bool, hasArgs, s)
-	case "any":
-		return scalar(Any, hasArgs, s)
-	case "list":
-		if !hasArgs {
-			return ListOf(Any), nil
-		}
-		e, err := parseType(args)
-		if err != nil {
-			return Type{}, err
-		}
-		return ListOf(e), nil
-	case "dict":
-		if !hasArgs {
-			return DictOf(Str, Any), nil
-		}
-		parts := splitTop(args)
-		if len(parts) != 2 {
-			return Type{}, fmt.Errorf("dict takes two type arguments, got %q", s)
-		}
-		k, err := parseType(parts[0])
-		if err != nil {
-			return Type{}, err
-		}
-		v, err := parseType(parts[1])
-		if err != nil {
-			return Type{}, err
-		}
-		return DictOf(k, v), nil
-	case "literal":
-		if !hasArgs {
-			return Type{}, fmt.Errorf("Literal needs values, as in Literal['a', 'b']")
-		}
-		var vals []string
-		for _, part := range splitTop(args) {
-			v, err := unquote(part)
-			if err != nil {
-				return Type{}, fmt.Errorf("Literal value %s: %v", part, err)
-			}
-			vals = append(vals, v)
-		}
-		if len(vals) == 0 {
-			return Type{}, fmt.Errorf("Literal needs at least one value")
-		}
-		return Literal(vals...), nil
-	}
-	return Type{}, fmt.Errorf("unknown type %q (want str, int, float, bool, Any, list[T], dict[K, V] or Literal[...])", base)
-}
-
-func scalar(t Type, hasArgs bool, s string) (Type, error) {
-	if hasArgs {
-		return Type{}, fmt.Errorf("type %q takes no arguments", s)
-	}
-	return t, nil
-}
-
-// splitTop splits s at commas outside brackets and quotes.
-func splitTop(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '[':
-			depth++
-		case c == ']':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
-		}
-	}
-	if last := strings.TrimSpace(s[start:]); last != "" {
-		out = append(out, last)
-	}
-	return out
-}
-
-func unquote(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
-		inner := s[1 : len(s)-1]
-		if s[0] == '\'' {
-			inner = strings.ReplaceAll(inner, `\'`, `'`)
-			inner = strings.ReplaceAll(inner, `"`, `\"`)
-		}
-		v, err := strconv.Unquote(`"` + inner + `"`)
-		if err != nil {
-			return "", fmt.Errorf("bad quoting")
-		}
-		return v, nil
-	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" {
-		return s, nil // numeric literal values
-	}
-	if s == "True" || s == "False" || s == "None" {
-		return s, nil
-	}
-	return "", fmt.Errorf("must be quoted, as in 'value'")
-}
-
 // WithInstructions returns a copy of s with the given instructions.
 func (s *Signature) WithInstructions(instructions string) *Signature {
 	c := s.clone()
-	c.Instructions = instructions
+	c.instructions = instructions
 	return c
 }
 
@@ -431,37 +235,37 @@ func (s *Signature) WithInstructions(instructions string) *Signature {
 // (ChainOfThought adds "reasoning" this way).
 func (s *Signature) PrependOutput(f Field) *Signature {
 	c := s.clone()
-	c.Outputs = append([]Field{f}, s.Outputs...)
+	c.outputs = append([]Field{f}, s.outputs...)
 	return c
 }
 
 // AppendInput returns a copy of s with f as the last input field.
 func (s *Signature) AppendInput(f Field) *Signature {
 	c := s.clone()
-	c.Inputs = append(append([]Field(nil), s.Inputs...), f)
+	c.inputs = append(append([]Field(nil), s.inputs...), f)
 	return c
 }
 
 // WithOutputs returns a copy of s with the given output fields.
 func (s *Signature) WithOutputs(fs ...Field) *Signature {
 	c := s.clone()
-	c.Outputs = append([]Field(nil), fs...)
+	c.outputs = append([]Field(nil), fs...)
 	return c
 }
 
 func (s *Signature) clone() *Signature {
 	c := *s
-	c.Inputs = append([]Field(nil), s.Inputs...)
-	c.Outputs = append([]Field(nil), s.Outputs...)
+	c.inputs = append([]Field(nil), s.inputs...)
+	c.outputs = append([]Field(nil), s.outputs...)
 	return &c
 }
 
-// TaskInstructions returns Instructions, or DSPy's default text when empty.
-func (s *Signature) TaskInstructions() string {
-	if s.Instructions != "" {
-		return s.Instructions
+// Instructions returns Instructions, or DSPy's default text when empty.
+func (s *Signature) Instructions() string {
+	if s.instructions != "" {
+		return s.instructions
 	}
-	return "Given the fields " + backtickList(s.Inputs) + ", produce the fields " + backtickList(s.Outputs) + "."
+	return "Given the fields " + backtickList(s.inputs) + ", produce the fields " + backtickList(s.outputs) + "."
 }
 
 func backtickList(fs []Field) string {
@@ -476,10 +280,10 @@ func backtickList(fs []Field) string {
 }
 
 // Input returns the input field with the given name.
-func (s *Signature) Input(name string) (Field, bool) { return findField(s.Inputs, name) }
+func (s *Signature) Input(name string) (Field, bool) { return findField(s.inputs, name) }
 
 // Output returns the output field with the given name.
-func (s *Signature) Output(name string) (Field, bool) { return findField(s.Outputs, name) }
+func (s *Signature) Output(name string) (Field, bool) { return findField(s.outputs, name) }
 
 func findField(fs []Field, name string) (Field, bool) {
 	for _, f := range fs {
@@ -499,14 +303,14 @@ func (s *Signature) String() string {
 				b.WriteString(", ")
 			}
 			b.WriteString(f.Name)
-			if f.Type.Kind != KindStr {
+			if f.Type.kind != KindStr {
 				b.WriteString(": " + f.Type.String())
 			}
 		}
 	}
-	write(s.Inputs)
+	write(s.inputs)
 	b.WriteString(" -> ")
-	write(s.Outputs)
+	write(s.outputs)
 	return b.String()
 }
 
@@ -547,7 +351,7 @@ func signatureOfType(rt reflect.Type) (*Signature, error) {
 		}
 		if sf.Name == "_" {
 			if v, ok := strings.CutPrefix(tag, "instructions="); ok {
-				sig.Instructions = v
+				sig.instructions = v
 			}
 			continue
 		}
@@ -576,12 +380,12 @@ func signatureOfType(rt reflect.Type) (*Signature, error) {
 		}
 		f := Field{Name: goFieldName(sf), Desc: desc, Type: t}
 		if dir == "in" {
-			sig.Inputs = append(sig.Inputs, f)
+			sig.inputs = append(sig.inputs, f)
 		} else {
-			sig.Outputs = append(sig.Outputs, f)
+			sig.outputs = append(sig.outputs, f)
 		}
 	}
-	if len(sig.Inputs) == 0 || len(sig.Outputs) == 0 {
+	if len(sig.inputs) == 0 || len(sig.outputs) == 0 {
 		return nil, fmt.Errorf("dspy: SignatureOf(%v): needs at least one `dspy:\"in\"` and one `dspy:\"out\"` field", rt)
 	}
 	structSigCache.Store(rt, sig)
@@ -632,16 +436,16 @@ func snake(s string) string {
 func typeOfGo(t reflect.Type) (Type, error) {
 	switch t.Kind() {
 	case reflect.String:
-		return Str, nil
+		return Str(), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return Int, nil
+		return Int(), nil
 	case reflect.Float32, reflect.Float64:
-		return Float, nil
+		return Float(), nil
 	case reflect.Bool:
-		return Bool, nil
+		return Bool(), nil
 	case reflect.Interface:
-		return Any, nil
+		return Any(), nil
 	case reflect.Slice, reflect.Array:
 		e, err := typeOfGo(t.Elem())
 		if err != nil {
@@ -656,11 +460,11 @@ func typeOfGo(t reflect.Type) (Type, error) {
 		if err != nil {
 			return Type{}, err
 		}
-		return DictOf(Str, v), nil
+		return DictOf(Str(), v), nil
 	case reflect.Pointer:
 		return typeOfGo(t.Elem())
 	case reflect.Struct:
-		return DictOf(Str, Any), nil
+		return DictOf(Str(), Any()), nil
 	}
 	return Type{}, fmt.Errorf("unsupported Go type %v", t)
 }

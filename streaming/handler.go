@@ -72,7 +72,7 @@ func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	}
 	if cfg.inputs == nil {
 		if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
-			for _, f := range s.Signature().Inputs {
+			for _, f := range s.Signature().Inputs() {
 				cfg.inputs = append(cfg.inputs, f.Name)
 			}
 		}

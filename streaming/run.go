@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/internal/streamhook"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -24,6 +25,7 @@ type run struct {
 	yield   func(Event, error) bool
 	cancel  context.CancelCauseFunc
 	stopped bool
+	inYield bool // inside yield: a panic now is the consumer's
 }
 
 type listenerState struct {
@@ -50,7 +52,10 @@ func (r *run) send(ev Event) error {
 		if r.stopped {
 			return errConsumerGone
 		}
-		if !r.yield(ev, nil) {
+		r.inYield = true
+		ok := r.yield(ev, nil)
+		r.inYield = false
+		if !ok {
 			r.stopped = true
 			r.cancel(errConsumerGone) // ends the LM request too
 			return errConsumerGone
@@ -65,15 +70,20 @@ func (r *run) send(ev Event) error {
 	}
 }
 
-// Open implements dspy.StreamSink.
-func (r *run) Open(ctx context.Context, p *dspy.Predict, call dspy.CallInfo, sig *dspy.Signature, a dspy.Adapter) (dspy.ChunkSink, error) {
+// sink is what package dspy's predictors report their LM output to.
+type sink = streamhook.Sink[*dspy.Predict, *dspy.Signature, dspy.Adapter]
+
+var _ sink = (*run)(nil)
+
+// Open implements streamhook.Sink.
+func (r *run) Open(ctx context.Context, p *dspy.Predict, callID uint64, sig *dspy.Signature, a dspy.Adapter) (streamhook.Chunks, error) {
 	path, known := r.prog.pathOf[p]
 	if len(r.listeners) == 0 {
 		// No listeners: pass the LM's chunks through, as DSPy does.
 		if !known {
 			path = ""
 		}
-		return &rawSink{r: r, path: path, call: call.ID}, nil
+		return &rawSink{r: r, path: path, call: callID}, nil
 	}
 	if !known {
 		return nil, nil
@@ -94,7 +104,7 @@ func (r *run) Open(ctx context.Context, p *dspy.Predict, call dspy.CallInfo, sig
 	if !ok {
 		return nil, fmt.Errorf("%w: %T (predictor %s); implement dspy.StreamingAdapter to stream its fields", ErrNoFieldParser, a, path)
 	}
-	s := &fieldSink{r: r, path: path, call: call.ID, parser: sa.NewFieldParser(sig), listeners: mine}
+	s := &fieldSink{r: r, path: path, call: callID, parser: sa.NewFieldParser(sig), listeners: mine}
 	s.emitFn = s.emitParsed
 	return s, nil
 }
@@ -153,9 +163,7 @@ func (s *fieldSink) release(ls *listenerState) {
 	}
 	s.r.mu.Lock()
 	ls.owner = 0
-	if !ls.l.allowReuse {
-		ls.spent = true
-	}
+	ls.spent = true
 	s.r.mu.Unlock()
 }
 
@@ -185,7 +193,7 @@ func (s *fieldSink) route(fc dspy.FieldChunk) {
 	}
 }
 
-// Chunk implements dspy.ChunkSink.
+// Chunk implements streamhook.Chunks.
 func (s *fieldSink) Chunk(c lm.Chunk) error {
 	if c.Reasoning != "" && !s.nativeDone {
 		s.native = true
@@ -206,7 +214,7 @@ func (s *fieldSink) endReasoning() {
 	}
 }
 
-// Close implements dspy.ChunkSink. After a failure nothing more is sent:
+// Close implements streamhook.Chunks. After a failure nothing more is sent:
 // the stream's last element is the error, and the fields it cut off get no
 // IsLastChunk, since they did not end.
 func (s *fieldSink) Close(err error) {

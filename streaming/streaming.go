@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/internal/streamhook"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -242,7 +244,7 @@ func (p *Program) Stream(ctx context.Context, in dspy.Inputs) iter.Seq2[Event, e
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
 		r := p.newRun(ctx)
-		ctx = dspy.WithStreamSink(ctx, r)
+		ctx = streamhook.With(ctx, sink(r))
 		ctx = dspy.WithSettings(ctx, dspy.WithTrace(r.trace()))
 
 		if inline(p.module) {
@@ -255,8 +257,10 @@ func (p *Program) Stream(ctx context.Context, in dspy.Inputs) iter.Seq2[Event, e
 		}
 		done := make(chan result, 1)
 		go func() {
-			pred, err := dspy.Call(ctx, p.module, in)
-			done <- result{pred, err}
+			var res result
+			defer func() { done <- res }()
+			defer recoverPanic(&res.err)
+			res.pred, res.err = dspy.Call(ctx, p.module, in)
 		}()
 		for {
 			select {
@@ -303,11 +307,35 @@ func inline(m dspy.Module) bool {
 func (p *Program) streamInline(ctx context.Context, cancel context.CancelCauseFunc, r *run, in dspy.Inputs, yield func(Event, error) bool) {
 	r.yield = yield
 	r.cancel = cancel
-	pred, err := dspy.Call(ctx, p.module, in)
+	pred, err := p.callInline(ctx, r, in)
 	if r.stopped {
 		return // the consumer broke out: yield must not be called again
 	}
 	p.finish(pred, err, yield)
+}
+
+// callInline calls the program on the consumer's goroutine. A panic in the
+// program becomes a *dspy.PanicError, as on the run goroutine of other
+// programs; a panic in the consumer's loop body (raised through yield) is
+// the consumer's own and goes on untouched.
+func (p *Program) callInline(ctx context.Context, r *run, in dspy.Inputs) (pred *dspy.Prediction, err error) {
+	defer func() {
+		if r.inYield {
+			return // not recovered: the consumer's panic keeps its stack
+		}
+		if v := recover(); v != nil { // recover must be called here, by the deferred function itself
+			err = &dspy.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return dspy.Call(ctx, p.module, in)
+}
+
+// recoverPanic, deferred on a goroutine a stream runs the program on, turns
+// a panic into a *dspy.PanicError: the stream's last element.
+func recoverPanic(errp *error) {
+	if v := recover(); v != nil {
+		*errp = &dspy.PanicError{Value: v, Stack: debug.Stack()}
+	}
 }
 
 // finish yields the run's outcome: the error, or the Final prediction.

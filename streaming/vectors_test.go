@@ -142,9 +142,9 @@ func TestDSPyStreamVectors(t *testing.T) {
 				if native || hasField(outputs[fv.PredictName], fv.Field) {
 					continue
 				}
-				typ := dspy.Str
+				typ := dspy.Str()
 				if _, ok := fv.Value.(map[string]any); ok {
-					typ = dspy.DictOf(dspy.Str, dspy.Any)
+					typ = dspy.DictOf(dspy.Str(), dspy.Any())
 				}
 				outputs[fv.PredictName] = append(outputs[fv.PredictName], dspy.Field{Name: fv.Field, Type: typ})
 			}
@@ -152,9 +152,13 @@ func TestDSPyStreamVectors(t *testing.T) {
 			model := &replayLM{}
 			for _, c := range v.Calls {
 				if _, ok := seq.preds[c.PredictName]; !ok {
-					sig := &dspy.Signature{Inputs: []dspy.Field{{Name: "question"}}, Outputs: outputs[c.PredictName]}
-					if len(sig.Outputs) == 0 {
-						sig.Outputs = []dspy.Field{{Name: "answer"}}
+					outs := outputs[c.PredictName]
+					if len(outs) == 0 {
+						outs = []dspy.Field{{Name: "answer"}}
+					}
+					sig, err := dspy.NewSignature([]dspy.Field{{Name: "question"}}, outs)
+					if err != nil {
+						t.Fatal(err)
 					}
 					seq.preds[c.PredictName] = dspy.NewPredict(sig)
 					seq.names = append(seq.names, c.PredictName)

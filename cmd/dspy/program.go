@@ -122,11 +122,11 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
-		p.module = dspy.NewReAct(sig, tools, dspy.PredictOptions(opts...))
+		p.module = dspy.NewReAct(sig, tools, dspy.WithPredictOptions(opts...))
 		listen("next_thought", streaming.PredictName("react"), streaming.AllowReuse())
 		listen("reasoning", streaming.PredictName("extract"))
 	}
-	for _, out := range sig.Outputs {
+	for _, out := range sig.Outputs() {
 		if f.module == "react" {
 			listen(out.Name, streaming.PredictName("extract"))
 		} else {
@@ -198,7 +198,7 @@ func (p *program) inputsFor(question string, extra map[string]string) (dspy.Inpu
 	if _, ok := p.sig.Input("question"); ok && extra["question"] == "" {
 		target = "question"
 	} else {
-		for _, f := range p.sig.Inputs {
+		for _, f := range p.sig.Inputs() {
 			if _, set := in[f.Name]; !set {
 				target = f.Name
 				break
@@ -209,7 +209,7 @@ func (p *program) inputsFor(question string, extra map[string]string) (dspy.Inpu
 		in[target] = question
 	}
 	var missing []string
-	for _, f := range p.sig.Inputs {
+	for _, f := range p.sig.Inputs() {
 		if v, ok := in[f.Name]; !ok || v == "" {
 			missing = append(missing, f.Name)
 		}

@@ -185,10 +185,10 @@ func (s *server) info(w http.ResponseWriter, _ *http.Request) {
 	p := s.prog
 	info := programInfo{LM: p.lm.label, Demo: p.lm.demo, Banner: p.lm.banner, Module: p.flags.module,
 		Signature: p.sig.String(), Streamed: p.streams}
-	for _, f := range p.sig.Inputs {
+	for _, f := range p.sig.Inputs() {
 		info.Inputs = append(info.Inputs, f.Name)
 	}
-	for _, f := range p.sig.Outputs {
+	for _, f := range p.sig.Outputs() {
 		info.Outputs = append(info.Outputs, f.Name)
 	}
 	writeJSON(w, info)

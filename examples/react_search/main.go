@@ -82,7 +82,7 @@ func searchWeb(latency time.Duration) func(context.Context, searchArgs) ([]strin
 func run(ctx context.Context, w io.Writer, model lm.LM) error {
 	ctx = dspy.WithSettings(ctx, dspy.WithLM(model))
 	search := dspy.NewTool("search_web", "Search the web for information.", searchWeb(50*time.Millisecond))
-	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{search}, dspy.MaxIters(5))
+	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{search}, dspy.WithMaxIters(5))
 
 	pred, err := agent.ACall(ctx, dspy.Inputs{"question": "Who wrote Pride and Prejudice, and in what year was it published?"}).Await(ctx)
 	if err != nil {

@@ -9,13 +9,6 @@ import (
 	"github.com/godspy/dspy/lm"
 )
 
-// Inputs are the input field values of one call, keyed by field name.
-type Inputs map[string]any
-
-// Example is a demonstration for few-shot prompting: input and output values
-// of one solved case, keyed by field name.
-type Example map[string]any
-
 // Prediction is the result of a module call: output values in signature
 // order, and the tokens the call used.
 type Prediction struct {
@@ -29,14 +22,6 @@ type Prediction struct {
 	Completions []map[string]any
 	// Trajectory is the step log of an agent (ReAct), nil otherwise.
 	Trajectory []Step
-}
-
-// Step is one iteration of an agent's loop.
-type Step struct {
-	Thought     string
-	ToolName    string
-	ToolArgs    map[string]any
-	Observation string
 }
 
 // NewPrediction builds a prediction from names (the order) and values.
@@ -188,25 +173,16 @@ func (p *Prediction) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// ParseError reports LM output that could not be parsed into the
-// signature's fields. Raw is the LM's full text, so the caller can log or
-// show it.
-type ParseError struct {
-	Adapter string // "ChatAdapter", "JSONAdapter", "XMLAdapter"
-	Field   string // the field that failed, "" when the structure itself did
-	Raw     string
-	Err     error
-}
-
-func (e *ParseError) Error() string {
-	raw := e.Raw
-	if len(raw) > 200 {
-		raw = raw[:200] + "…"
+// CompletionsOf returns one prediction per completion of p (a call with
+// n > 1 fills Prediction.Completions), each with p's field names; p alone
+// when it has no completions.
+func CompletionsOf(p *Prediction) []*Prediction {
+	if p == nil || len(p.Completions) == 0 {
+		return []*Prediction{p}
 	}
-	if e.Field != "" {
-		return fmt.Sprintf("dspy: %s could not parse field %q: %v; LM response: %q", e.Adapter, e.Field, e.Err, raw)
+	out := make([]*Prediction, len(p.Completions))
+	for i, vals := range p.Completions {
+		out[i] = NewPrediction(p.names, vals)
 	}
-	return fmt.Sprintf("dspy: %s could not parse the LM response: %v; LM response: %q", e.Adapter, e.Err, raw)
+	return out
 }
-
-func (e *ParseError) Unwrap() error { return e.Err }

@@ -1,0 +1,278 @@
+package dspy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kind is the shape of a field's value.
+type Kind int
+
+// Field kinds, named as DSPy prints them.
+const (
+	KindStr     Kind = iota // str
+	KindInt                 // int
+	KindFloat               // float
+	KindBool                // bool
+	KindList                // list[T]
+	KindDict                // dict[K, V]
+	KindLiteral             // Literal['a', 'b']
+	KindAny                 // Any
+)
+
+// Type is a field's type, such as str, list[int] or Literal['a', 'b']. The
+// zero Type is str. A Type is an immutable value: build one with Str, Int,
+// Float, Bool, Any, ListOf, DictOf, Literal or ParseType.
+type Type struct {
+	kind Kind
+	// elemType is the element type of a list and the value type of a dict.
+	elemType *Type
+	// key is the key type of a dict.
+	key *Type
+	// values are the allowed values of a Literal.
+	values []string
+}
+
+// Str returns the str type, a field's default.
+func Str() Type { return Type{kind: KindStr} }
+
+// Int returns the int type.
+func Int() Type { return Type{kind: KindInt} }
+
+// Float returns the float type.
+func Float() Type { return Type{kind: KindFloat} }
+
+// Bool returns the bool type.
+func Bool() Type { return Type{kind: KindBool} }
+
+// Any returns the Any type: any JSON value.
+func Any() Type { return Type{kind: KindAny} }
+
+// ListOf returns list[elem].
+func ListOf(elem Type) Type { return Type{kind: KindList, elemType: &elem} }
+
+// DictOf returns dict[key, value].
+func DictOf(key, value Type) Type { return Type{kind: KindDict, key: &key, elemType: &value} }
+
+// Literal returns Literal['v1', 'v2', ...].
+func Literal(values ...string) Type {
+	return Type{kind: KindLiteral, values: append([]string(nil), values...)}
+}
+
+// Kind returns the type's shape.
+func (t Type) Kind() Kind { return t.kind }
+
+// Elem returns the element type of a list and the value type of a dict
+// (Any when the type left it out); for other kinds it returns Any.
+func (t Type) Elem() Type { return t.elem() }
+
+// Key returns the key type of a dict (str when it was left out); for other
+// kinds it returns str.
+func (t Type) Key() Type {
+	if t.key == nil {
+		return Str()
+	}
+	return *t.key
+}
+
+// Values returns a copy of a Literal's allowed values, nil for other kinds.
+func (t Type) Values() []string { return append([]string(nil), t.values...) }
+
+// String renders the type as DSPy does in prompts: "str", "list[int]",
+// "dict[str, Any]", "Literal['add', 'finish']".
+func (t Type) String() string {
+	switch t.kind {
+	case KindStr:
+		return "str"
+	case KindInt:
+		return "int"
+	case KindFloat:
+		return "float"
+	case KindBool:
+		return "bool"
+	case KindAny:
+		return "Any"
+	case KindList:
+		return "list[" + t.elem().String() + "]"
+	case KindDict:
+		return "dict[" + t.Key().String() + ", " + t.elem().String() + "]"
+	case KindLiteral:
+		var b strings.Builder
+		b.WriteString("Literal[")
+		for i, v := range t.values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pyRepr(v))
+		}
+		b.WriteString("]")
+		return b.String()
+	}
+	return "Any"
+}
+
+func (t Type) elem() Type {
+	if t.elemType == nil {
+		return Any()
+	}
+	return *t.elemType
+}
+
+// pyRepr quotes s the way Python's repr quotes a str.
+func pyRepr(s string) string {
+	q := byte('\'')
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == rune(q):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
+}
+
+// ParseType parses one type expression such as "list[str]" or
+// "Literal['a', 'b']".
+func ParseType(s string) (Type, error) { return parseType(strings.TrimSpace(s)) }
+
+func parseType(s string) (Type, error) {
+	base, args, hasArgs := strings.Cut(s, "[")
+	base = strings.TrimSpace(base)
+	if hasArgs {
+		if !strings.HasSuffix(args, "]") {
+			return Type{}, fmt.Errorf("unbalanced brackets in type %q", s)
+		}
+		args = args[:len(args)-1]
+	}
+	switch strings.ToLower(base) {
+	case "str", "string":
+		return scalar(Str(), hasArgs, s)
+	case "int", "integer":
+		return scalar(Int(), hasArgs, s)
+	case "float", "number":
+		return scalar(Float(), hasArgs, s)
+	case "bool", "boolean":
+		return scalar(Bool(), hasArgs, s)
+	case "any":
+		return scalar(Any(), hasArgs, s)
+	case "list":
+		if !hasArgs {
+			return ListOf(Any()), nil
+		}
+		e, err := parseType(args)
+		if err != nil {
+			return Type{}, err
+		}
+		return ListOf(e), nil
+	case "dict":
+		if !hasArgs {
+			return DictOf(Str(), Any()), nil
+		}
+		parts := splitTop(args)
+		if len(parts) != 2 {
+			return Type{}, fmt.Errorf("dict takes two type arguments, got %q", s)
+		}
+		k, err := parseType(parts[0])
+		if err != nil {
+			return Type{}, err
+		}
+		v, err := parseType(parts[1])
+		if err != nil {
+			return Type{}, err
+		}
+		return DictOf(k, v), nil
+	case "literal":
+		if !hasArgs {
+			return Type{}, fmt.Errorf("Literal needs values, as in Literal['a', 'b']")
+		}
+		var vals []string
+		for _, part := range splitTop(args) {
+			v, err := unquote(part)
+			if err != nil {
+				return Type{}, fmt.Errorf("Literal value %s: %v", part, err)
+			}
+			vals = append(vals, v)
+		}
+		if len(vals) == 0 {
+			return Type{}, fmt.Errorf("Literal needs at least one value")
+		}
+		return Literal(vals...), nil
+	}
+	return Type{}, fmt.Errorf("unknown type %q (want str, int, float, bool, Any, list[T], dict[K, V] or Literal[...])", base)
+}
+
+func scalar(t Type, hasArgs bool, s string) (Type, error) {
+	if hasArgs {
+		return Type{}, fmt.Errorf("type %q takes no arguments", s)
+	}
+	return t, nil
+}
+
+// splitTop splits s at commas outside brackets and quotes.
+func splitTop(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	if last := strings.TrimSpace(s[start:]); last != "" {
+		out = append(out, last)
+	}
+	return out
+}
+
+func unquote(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
+		inner := s[1 : len(s)-1]
+		if s[0] == '\'' {
+			inner = strings.ReplaceAll(inner, `\'`, `'`)
+			inner = strings.ReplaceAll(inner, `"`, `\"`)
+		}
+		v, err := strconv.Unquote(`"` + inner + `"`)
+		if err != nil {
+			return "", fmt.Errorf("bad quoting")
+		}
+		return v, nil
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil && s != "" {
+		return s, nil // numeric literal values
+	}
+	if s == "True" || s == "False" || s == "None" {
+		return s, nil
+	}
+	return "", fmt.Errorf("must be quoted, as in 'value'")
+}
