@@ -2,11 +2,11 @@ package dspy
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/godspy/dspy/internal/fieldstream"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -58,71 +58,15 @@ func (ChatAdapter) Fallback() Adapter { return JSONAdapter{} }
 // the final user message with the inputs. Inputs missing from in are left
 // out, as DSPy does; checking for them is the caller's job.
 func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.Request) error {
-	if sig == nil {
-		return errors.New("dspy: ChatAdapter.Format: nil signature")
-	}
-	if req == nil {
-		return errors.New("dspy: ChatAdapter.Format: nil request")
+	if err := checkFormatArgs("ChatAdapter", sig, req); err != nil {
+		return err
 	}
 	p := a.parts(sig)
-	demoReminder := "" // current DSPy repeats no reminder in demos
+	m := messages{adapter: "ChatAdapter", system: p.system, reminder: p.reminder, section: chatSection, assistant: a.assistant}
 	if a.Layout == LayoutDSPy25 {
-		demoReminder = p.reminder
+		m.demoReminder, m.placeholders = p.reminder, true // current DSPy repeats no reminder in demos
 	}
-	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
-
-	incomplete, complete := splitDemos(sig, demos)
-	for i, group := range [][]Example{incomplete, complete} {
-		partial := i == 0
-		for _, d := range group {
-			u, err := a.userContent(sig, map[string]any(d), partial, demoReminder)
-			if err != nil {
-				return fmt.Errorf("dspy: ChatAdapter: demo: %w", err)
-			}
-			as, err := a.assistantContent(sig, map[string]any(d))
-			if err != nil {
-				return fmt.Errorf("dspy: ChatAdapter: demo: %w", err)
-			}
-			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
-		}
-	}
-	u, err := a.userContent(sig, in, false, p.reminder)
-	if err != nil {
-		return fmt.Errorf("dspy: ChatAdapter: %w", err)
-	}
-	msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
-	req.Messages = msgs
-	return nil
-}
-
-// splitDemos sorts demos as DSPy does: complete ones (every field present),
-// and incomplete ones with at least one input and one output, which go
-// first. Others are dropped.
-func splitDemos(sig *Signature, demos []Example) (incomplete, complete []Example) {
-	for _, d := range demos {
-		all := true
-		has := func(fs []Field) bool {
-			found := false
-			for _, f := range fs {
-				if _, ok := d[f.Name]; ok {
-					found = true
-				}
-				if !present(d, f.Name) {
-					all = false
-				}
-			}
-			return found
-		}
-		anyIn, anyOut := has(sig.inputs), has(sig.outputs)
-		switch {
-		case all:
-			complete = append(complete, d)
-		case anyIn && anyOut:
-			incomplete = append(incomplete, d)
-		}
-	}
-	return incomplete, complete
+	return m.format(sig, demos, in, req)
 }
 
 // parts returns the signature-dependent prompt parts, cached.
@@ -193,54 +137,11 @@ func writeHeader(b *strings.Builder, name string) {
 	b.WriteString(" ## ]]")
 }
 
-// userContent builds a user turn: the incomplete-demo prefix, the input
-// sections, and the output reminder unless it is "".
-func (a ChatAdapter) userContent(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
-	old25 := a.Layout == LayoutDSPy25
-	var b strings.Builder
-	n := len(reminder) + 4
-	if partial {
-		n += 90
-	}
-	for _, f := range sig.inputs {
-		n += 16 + len(f.Name)
-		if s, ok := vals[f.Name].(string); ok {
-			n += len(s)
-		} else {
-			n += 64
-		}
-	}
-	b.Grow(n)
-	if partial {
-		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
-	}
-	first := true
-	for _, f := range sig.inputs {
-		v, ok := vals[f.Name]
-		if !ok {
-			if !(partial && old25) {
-				continue
-			}
-			v = "Not supplied for this particular example. "
-		}
-		if !first {
-			b.WriteString("\n\n")
-		}
-		first = false
-		writeHeader(&b, f.Name)
-		b.WriteByte('\n')
-		if err := writeValue(&b, f, v); err != nil {
-			return "", fmt.Errorf("input field %q: %w", f.Name, err)
-		}
-	}
-	if reminder != "" {
-		if !first {
-			b.WriteString("\n\n")
-		}
-		b.WriteString(reminder)
-	}
-	// DSPy strips the joined message.
-	return strings.TrimSpace(b.String()), nil
+// chatSection writes a `[[ ## name ## ]]` section.
+func chatSection(b *strings.Builder, f Field, v any) error {
+	writeHeader(b, f.Name)
+	b.WriteByte('\n')
+	return writeValue(b, f, v)
 }
 
 // writeReminder writes the user message's closing instruction.
@@ -266,24 +167,13 @@ func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 	}
 }
 
-// assistantContent builds a demo's assistant turn.
-func (a ChatAdapter) assistantContent(sig *Signature, vals map[string]any) (string, error) {
-	var b strings.Builder
-	for i, f := range sig.outputs {
-		if i > 0 {
-			b.WriteString("\n\n")
-		}
-		writeHeader(&b, f.Name)
-		b.WriteByte('\n')
-		v, ok := vals[f.Name]
-		if !ok {
-			v = "Not supplied for this particular example. "
-		}
-		if err := writeValue(&b, f, v); err != nil {
-			return "", fmt.Errorf("output field %q: %w", f.Name, err)
-		}
+// assistant builds a demo's assistant turn.
+func (a ChatAdapter) assistant(sig *Signature, vals map[string]any) (string, error) {
+	s, err := outputSections(sig, vals, chatSection)
+	if err != nil {
+		return "", err
 	}
-	s := strings.TrimSpace(b.String()) + "\n\n[[ ## completed ## ]]"
+	s += "\n\n[[ ## completed ## ]]"
 	if a.Layout != LayoutDSPy25 {
 		s += "\n"
 	}
@@ -436,4 +326,12 @@ func missingFieldsError(adapter string, outs []Field, found []bool, field, text 
 	}
 	b.WriteString("]")
 	return &ParseError{Adapter: adapter, Field: field, Raw: text, Err: errors.New(b.String())}
+}
+
+// NewFieldParser returns a parser that streams sig's output fields from a
+// reply in ChatAdapter's format, as ChatAdapter.Parse reads it: a value is
+// the trimmed text of the field's first `[[ ## name ## ]]` section, and a
+// header counts only at the start of a line.
+func (ChatAdapter) NewFieldParser(sig *Signature) FieldParser {
+	return newFieldParser(fieldstream.NewChat(streamedFields(sig)))
 }

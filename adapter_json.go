@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
+	"github.com/godspy/dspy/internal/fieldstream"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -21,40 +23,19 @@ const jsonSchemaName = "DSPyProgramOutputs"
 
 // Format builds the messages and sets req.ResponseFormat.
 func (a JSONAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.Request) error {
-	if sig == nil {
-		return errors.New("dspy: JSONAdapter.Format: nil signature")
-	}
-	if req == nil {
-		return errors.New("dspy: JSONAdapter.Format: nil request")
+	if err := checkFormatArgs("JSONAdapter", sig, req); err != nil {
+		return err
 	}
 	p := cachedPrompt(sig, promptJSON, func(s *Signature) promptParts {
 		var b strings.Builder
 		a.writeReminder(&b, s)
 		return promptParts{system: a.system(s), reminder: b.String()}
 	})
-	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
-	incomplete, complete := splitDemos(sig, demos)
-	for i, group := range [][]Example{incomplete, complete} {
-		partial := i == 0
-		for _, d := range group {
-			u, err := userSections(sig, d, partial, "")
-			if err != nil {
-				return fmt.Errorf("dspy: JSONAdapter: demo: %w", err)
-			}
-			as, err := jsonObjectText(sig, d)
-			if err != nil {
-				return fmt.Errorf("dspy: JSONAdapter: demo: %w", err)
-			}
-			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
-		}
+	// DSPy's JSONAdapter keeps ChatAdapter's user message.
+	m := messages{adapter: "JSONAdapter", system: p.system, reminder: p.reminder, section: chatSection, assistant: jsonObjectText}
+	if err := m.format(sig, demos, in, req); err != nil {
+		return err
 	}
-	u, err := userSections(sig, in, false, p.reminder)
-	if err != nil {
-		return fmt.Errorf("dspy: JSONAdapter: %w", err)
-	}
-	msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
-	req.Messages = msgs
 	req.ResponseFormat = ResponseFormatFor(sig)
 	return nil
 }
@@ -105,39 +86,6 @@ func (JSONAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 	b.WriteByte('.')
 }
 
-// userSections builds a user turn with `[[ ## name ## ]]` input sections (the
-// JSON adapter keeps ChatAdapter's user message), then the reminder unless
-// it is "".
-func userSections(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
-	var b strings.Builder
-	if partial {
-		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
-	}
-	first := true
-	for _, f := range sig.inputs {
-		v, ok := vals[f.Name]
-		if !ok {
-			continue
-		}
-		if !first {
-			b.WriteString("\n\n")
-		}
-		first = false
-		writeHeader(&b, f.Name)
-		b.WriteByte('\n')
-		if err := writeValue(&b, f, v); err != nil {
-			return "", fmt.Errorf("input field %q: %w", f.Name, err)
-		}
-	}
-	if reminder != "" {
-		if !first {
-			b.WriteString("\n\n")
-		}
-		b.WriteString(reminder)
-	}
-	return strings.TrimSpace(b.String()), nil
-}
-
 // jsonObjectText writes a demo's outputs as json.dumps(indent=2) does, in
 // signature order.
 func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
@@ -152,7 +100,7 @@ func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
 		b.WriteString(": ")
 		v, ok := vals[f.Name]
 		if !ok {
-			v = "Not supplied for this particular example. "
+			v = notSupplied
 		}
 		if err := writeIndentedJSON(&b, v, "  "); err != nil {
 			return "", fmt.Errorf("output field %q: %w", f.Name, err)
@@ -322,24 +270,14 @@ func findJSONObject(text string) (jsonObject, bool) {
 		}
 	}
 	// Prose around the object: try each '{' in turn.
-	for i, n := 0, 0; i < len(t) && n < maxObjectStarts; i, n = i+1, n+1 {
-		j := strings.IndexByte(t[i:], '{')
-		if j < 0 {
-			break
-		}
-		i += j
-		if o, ok := decodeObjectAt(t[i:]); ok {
+	for rest := range objectStarts(t) {
+		if o, ok := decodeObjectAt(rest); ok {
 			return o, true
 		}
 	}
 	// Python dict syntax, as DSPy's repair step would accept.
-	for i, n := 0, 0; i < len(t) && n < maxObjectStarts; i, n = i+1, n+1 {
-		j := strings.IndexByte(t[i:], '{')
-		if j < 0 {
-			break
-		}
-		i += j
-		p := pyParser{src: t[i:]}
+	for rest := range objectStarts(t) {
+		p := pyParser{src: rest}
 		v, err := p.value(0)
 		if err != nil {
 			continue
@@ -353,6 +291,22 @@ func findJSONObject(text string) (jsonObject, bool) {
 		}
 	}
 	return nil, false
+}
+
+// objectStarts yields t from each of its first maxObjectStarts '{' on.
+func objectStarts(t string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i, n := 0, 0; i < len(t) && n < maxObjectStarts; i, n = i+1, n+1 {
+			j := strings.IndexByte(t[i:], '{')
+			if j < 0 {
+				return
+			}
+			i += j
+			if !yield(t[i:]) {
+				return
+			}
+		}
+	}
 }
 
 // decodeObjectAt decodes the JSON object at the start of s (text may follow
@@ -396,4 +350,11 @@ func decodeObjectAt(s string) (jsonObject, bool) {
 		return nil, false
 	}
 	return o, true
+}
+
+// NewFieldParser returns a parser that streams sig's output fields from a
+// reply in JSONAdapter's format. A string value streams its decoded text;
+// any other value streams its JSON text, which decodes to the parsed value.
+func (JSONAdapter) NewFieldParser(sig *Signature) FieldParser {
+	return newFieldParser(fieldstream.NewJSON(streamedFields(sig)))
 }

@@ -2,9 +2,9 @@ package dspy
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
+	"github.com/godspy/dspy/internal/fieldstream"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -20,39 +20,14 @@ func (XMLAdapter) Fallback() Adapter { return JSONAdapter{} }
 
 // Format builds the system message, demo pairs and the final user message.
 func (a XMLAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.Request) error {
-	if sig == nil {
-		return errors.New("dspy: XMLAdapter.Format: nil signature")
-	}
-	if req == nil {
-		return errors.New("dspy: XMLAdapter.Format: nil request")
+	if err := checkFormatArgs("XMLAdapter", sig, req); err != nil {
+		return err
 	}
 	p := cachedPrompt(sig, promptXML, func(s *Signature) promptParts {
 		return promptParts{system: a.system(s), reminder: a.reminder(s)}
 	})
-	msgs := make([]lm.Message, 0, 2+2*len(demos))
-	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: p.system})
-	incomplete, complete := splitDemos(sig, demos)
-	for i, group := range [][]Example{incomplete, complete} {
-		partial := i == 0
-		for _, d := range group {
-			u, err := a.user(sig, d, partial, "")
-			if err != nil {
-				return fmt.Errorf("dspy: XMLAdapter: demo: %w", err)
-			}
-			as, err := a.assistant(sig, d)
-			if err != nil {
-				return fmt.Errorf("dspy: XMLAdapter: demo: %w", err)
-			}
-			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
-		}
-	}
-	u, err := a.user(sig, in, false, p.reminder)
-	if err != nil {
-		return fmt.Errorf("dspy: XMLAdapter: %w", err)
-	}
-	msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
-	req.Messages = msgs
-	return nil
+	m := messages{adapter: "XMLAdapter", system: p.system, reminder: p.reminder, section: xmlSection, assistant: xmlAssistant}
+	return m.format(sig, demos, in, req)
 }
 
 func writeTag(b *strings.Builder, name string, closing bool) {
@@ -110,59 +85,21 @@ func (XMLAdapter) reminder(sig *Signature) string {
 	return b.String()
 }
 
-// user builds a user turn: the incomplete-demo prefix, the input tags, and
-// the reminder unless it is "".
-func (XMLAdapter) user(sig *Signature, vals map[string]any, partial bool, reminder string) (string, error) {
-	var b strings.Builder
-	if partial {
-		b.WriteString("This is an example of the task, though some input or output fields are not supplied.\n\n")
+// xmlSection writes a `<name>…</name>` section.
+func xmlSection(b *strings.Builder, f Field, v any) error {
+	writeTag(b, f.Name, false)
+	b.WriteByte('\n')
+	if err := writeValue(b, f, v); err != nil {
+		return err
 	}
-	first := true
-	for _, f := range sig.inputs {
-		v, ok := vals[f.Name]
-		if !ok {
-			continue
-		}
-		if !first {
-			b.WriteString("\n\n")
-		}
-		first = false
-		writeTag(&b, f.Name, false)
-		b.WriteByte('\n')
-		if err := writeValue(&b, f, v); err != nil {
-			return "", fmt.Errorf("input field %q: %w", f.Name, err)
-		}
-		b.WriteByte('\n')
-		writeTag(&b, f.Name, true)
-	}
-	if reminder != "" {
-		if !first {
-			b.WriteString("\n\n")
-		}
-		b.WriteString(reminder)
-	}
-	return strings.TrimSpace(b.String()), nil
+	b.WriteByte('\n')
+	writeTag(b, f.Name, true)
+	return nil
 }
 
-func (XMLAdapter) assistant(sig *Signature, vals map[string]any) (string, error) {
-	var b strings.Builder
-	for i, f := range sig.outputs {
-		if i > 0 {
-			b.WriteString("\n\n")
-		}
-		writeTag(&b, f.Name, false)
-		b.WriteByte('\n')
-		v, ok := vals[f.Name]
-		if !ok {
-			v = "Not supplied for this particular example. "
-		}
-		if err := writeValue(&b, f, v); err != nil {
-			return "", fmt.Errorf("output field %q: %w", f.Name, err)
-		}
-		b.WriteByte('\n')
-		writeTag(&b, f.Name, true)
-	}
-	return strings.TrimSpace(b.String()), nil
+// xmlAssistant builds a demo's assistant turn.
+func xmlAssistant(sig *Signature, vals map[string]any) (string, error) {
+	return outputSections(sig, vals, xmlSection)
 }
 
 // Parse extracts `<name>…</name>` values. The rules, which the streaming
@@ -220,4 +157,11 @@ func (XMLAdapter) Parse(sig *Signature, text string) (map[string]any, error) {
 		res[f.Name] = v
 	}
 	return res, nil
+}
+
+// NewFieldParser returns a parser that streams sig's output fields from a
+// reply in XMLAdapter's format: the trimmed text between a field's first
+// <name> and the next </name>, or the reply's end.
+func (XMLAdapter) NewFieldParser(sig *Signature) FieldParser {
+	return newFieldParser(fieldstream.NewXML(streamedFields(sig)))
 }

@@ -249,7 +249,7 @@ func TestBestOfNStreamsAttemptsApart(t *testing.T) {
 	model.ChunkDelay = 200 * time.Microsecond
 	b := dspy.NewBestOfN(dspy.NewChainOfThought("question -> answer"), 3, oneWord, 2.0) // 2.0: no attempt passes
 	prog := streaming.MustStreamify(b, streaming.WithListeners(
-		streaming.NewListener("answer", streaming.PredictName("module.predict"), streaming.AllowReuse())))
+		streaming.NewListener("answer", streaming.WithPredictName("module.predict"), streaming.WithAllowReuse())))
 	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
 
 	text := map[uint64]string{}

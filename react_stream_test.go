@@ -42,8 +42,8 @@ func TestReActStreamsThroughTheLoop(t *testing.T) {
 			agent := dspy.NewReAct("question -> answer", []*dspy.Tool{addTool()}, opts...)
 			prog := streaming.MustStreamify(agent,
 				streaming.WithListeners(
-					streaming.NewListener("next_thought", streaming.AllowReuse()),
-					streaming.NewListener("answer", streaming.PredictName("extract")),
+					streaming.NewListener("next_thought", streaming.WithAllowReuse()),
+					streaming.NewListener("answer", streaming.WithPredictName("extract")),
 				),
 				streaming.WithStatus(streaming.DefaultStatus{}))
 

@@ -156,27 +156,7 @@ func (p *sigParser) fields(start, end int, side string) (out []Field, pos []int,
 	}
 	i := start
 	for i <= end {
-		// Find the next top-level comma (outside brackets and quotes).
-		j, depth := i, 0
-		var quote byte
-		for ; j < end; j++ {
-			c := p.src[j]
-			switch {
-			case quote != 0:
-				if c == quote {
-					quote = 0
-				}
-			case c == '\'' || c == '"':
-				quote = c
-			case c == '[':
-				depth++
-			case c == ']':
-				depth--
-			}
-			if c == ',' && depth == 0 && quote == 0 {
-				break
-			}
-		}
+		j := i + topComma(p.src[i:end])
 		f, err := p.field(i, j)
 		if err != nil {
 			return nil, nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/godspy/dspy/lm"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -138,4 +139,83 @@ func FuzzParseSignature(f *testing.F) {
 			t.Fatalf("round trip of %q changed it: %s", s, cmp.Diff(sig, again, allowSig))
 		}
 	})
+}
+
+// A Signature cannot be changed after construction: what its accessors
+// return are copies, so a prompt the adapters cached for it stays right.
+func TestSignatureImmutable(t *testing.T) {
+	sig := MustSignature("question -> answer: Literal['yes', 'no']")
+	format := func() string {
+		var req lm.Request
+		if err := (ChatAdapter{}).Format(sig, nil, Inputs{"question": "q"}, &req); err != nil {
+			t.Fatal(err)
+		}
+		return req.Messages[0].Content + req.Messages[1].Content
+	}
+	before := format() // cached now
+
+	outs := sig.Outputs()
+	outs[0].Desc = "changed"
+	outs[0].Name = "changed"
+	vals := outs[0].Type.Values()
+	vals[0] = "changed"
+	ins := sig.Inputs()
+	ins[0].Name = "changed"
+
+	if got := sig.String(); got != "question -> answer: Literal['yes', 'no']" {
+		t.Errorf("after mutating copies, sig.String() = %q", got)
+	}
+	if d := cmp.Diff(before, format()); d != "" {
+		t.Errorf("cached prompt changed (-before +after):\n%s", d)
+	}
+	// The cached prompt equals one built from scratch for an equal signature.
+	sig = MustSignature("question -> answer: Literal['yes', 'no']")
+	if d := cmp.Diff(before, format()); d != "" {
+		t.Errorf("prompt differs from a fresh signature's (-cached +fresh):\n%s", d)
+	}
+
+	// Constructors copy what they are given.
+	lit := []string{"a", "b"}
+	typ := Literal(lit...)
+	lit[0] = "changed"
+	if got := typ.String(); got != "Literal['a', 'b']" {
+		t.Errorf("Literal after mutating its argument = %s", got)
+	}
+	fields := []Field{{Name: "q"}}
+	s, err := NewSignature(fields, []Field{{Name: "a", Type: typ}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields[0].Name = "changed"
+	if got := s.String(); got != "q -> a: Literal['a', 'b']" {
+		t.Errorf("NewSignature after mutating its argument = %q", got)
+	}
+}
+
+func TestNewSignature(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ins, out []Field
+		want     string // error text, "" for none
+	}{
+		{"ok", []Field{{Name: "q"}}, []Field{{Name: "a", Type: ListOf(Int())}}, ""},
+		{"no inputs", nil, []Field{{Name: "a"}}, `dspy: bad signature " -> a": no inputs`},
+		{"no outputs", []Field{{Name: "q"}}, nil, `dspy: bad signature "q -> ": no outputs`},
+		{"bad name", []Field{{Name: "1q"}}, []Field{{Name: "a"}}, `dspy: bad signature "1q -> a": "1q" is not a valid field name (letters, digits and _, not starting with a digit)`},
+		{"duplicate", []Field{{Name: "q"}}, []Field{{Name: "q"}}, `dspy: bad signature "q -> q": duplicate field name "q"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSignature(tc.ins, tc.out)
+			if tc.want == "" {
+				if err != nil || s == nil {
+					t.Fatalf("NewSignature() = %v, %v", s, err)
+				}
+				return
+			}
+			var se *SignatureError
+			if !errors.As(err, &se) || err.Error() != tc.want || se.Pos != -1 {
+				t.Fatalf("NewSignature() error = %v, want *SignatureError %q with Pos -1", err, tc.want)
+			}
+		})
+	}
 }

@@ -226,7 +226,23 @@ func scalar(t Type, hasArgs bool, s string) (Type, error) {
 // splitTop splits s at commas outside brackets and quotes.
 func splitTop(s string) []string {
 	var out []string
-	depth, start := 0, 0
+	for len(s) > 0 {
+		i := topComma(s)
+		if part := strings.TrimSpace(s[:i]); part != "" || i < len(s) {
+			out = append(out, part)
+		}
+		if i == len(s) {
+			break
+		}
+		s = s[i+1:]
+	}
+	return out
+}
+
+// topComma returns the index of the first comma of s outside brackets and
+// quotes (a backslash escapes the next byte inside quotes), or len(s).
+func topComma(s string) int {
+	depth := 0
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -244,14 +260,10 @@ func splitTop(s string) []string {
 		case c == ']':
 			depth--
 		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
+			return i
 		}
 	}
-	if last := strings.TrimSpace(s[start:]); last != "" {
-		out = append(out, last)
-	}
-	return out
+	return len(s)
 }
 
 func unquote(s string) (string, error) {

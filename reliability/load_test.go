@@ -117,7 +117,7 @@ func TestLoadSSE(t *testing.T) {
 	}}
 	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer", dspy.WithLM(model)),
 		streaming.WithListeners(streaming.NewListener("answer")))
-	handler := streaming.Handler(prog, streaming.WriteTimeout(10*time.Second))
+	handler := streaming.Handler(prog, streaming.WithWriteTimeout(10*time.Second))
 	srv := newHandlerServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handler.ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithTrace(trace))))
 	}))
@@ -307,7 +307,7 @@ func TestStuckReaderDropped(t *testing.T) {
 	model := newClient(t, lmSrv.URL())
 	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer", dspy.WithLM(model)),
 		streaming.WithListeners(streaming.NewListener("answer")))
-	srv := newHandlerServer(t, streaming.Handler(prog, streaming.WriteTimeout(300*time.Millisecond)))
+	srv := newHandlerServer(t, streaming.Handler(prog, streaming.WithWriteTimeout(300*time.Millisecond)))
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

@@ -254,7 +254,7 @@ func secretsOf(t *testing.T, provider string) {
 			// Handler: the SSE a client reads, and what it logs.
 			prog := streaming.MustStreamify(dspy.NewPredict("question -> answer", dspy.WithLM(m)),
 				streaming.WithListeners(streaming.NewListener("answer")))
-			h := streaming.Handler(prog, streaming.HandlerLogger(logger))
+			h := streaming.Handler(prog, streaming.WithLogger(logger))
 			hs := newHandlerServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				h.ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithTrace(trace), dspy.WithLogger(logger))))
 			}))

@@ -29,28 +29,28 @@ type handlerOptionFunc func(*handlerConfig)
 
 func (f handlerOptionFunc) applyHandler(c *handlerConfig) { f(c) }
 
-// MaxBodyBytes limits the request body; larger bodies get 413. Default 1 MiB.
-func MaxBodyBytes(n int64) HandlerOption {
+// WithMaxBodyBytes limits the request body; larger bodies get 413. Default 1 MiB.
+func WithMaxBodyBytes(n int64) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.maxBody = n })
 }
 
-// WriteTimeout bounds each event's write; the deadline is extended before
+// WithWriteTimeout bounds each event's write; the deadline is extended before
 // every event, so a long stream is fine but a client that stops reading is
 // dropped. Default 30 s.
-func WriteTimeout(d time.Duration) HandlerOption {
+func WithWriteTimeout(d time.Duration) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.writeTimeout = d })
 }
 
-// InputFields declares the program's input fields, for programs whose
+// WithInputFields declares the program's input fields, for programs whose
 // signature the handler cannot see (custom modules). Predict,
 // ChainOfThought and other modules with a Signature method need not.
-func InputFields(names ...string) HandlerOption {
+func WithInputFields(names ...string) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.inputs = names })
 }
 
-// HandlerLogger sets where failed runs are logged with their full error
+// WithLogger sets where failed runs are logged with their full error
 // (clients get only a user-facing message). Default slog.Default().
-func HandlerLogger(l *slog.Logger) HandlerOption {
+func WithLogger(l *slog.Logger) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
 }
 

@@ -103,7 +103,7 @@ func TestHandlerStreamsEvents(t *testing.T) {
 
 func TestHandlerBadRequests(t *testing.T) {
 	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
-	srv := serve(t, withLM(streaming.Handler(prog, streaming.MaxBodyBytes(64)), dspytest.Repeat("unused")))
+	srv := serve(t, withLM(streaming.Handler(prog, streaming.WithMaxBodyBytes(64)), dspytest.Repeat("unused")))
 	tests := []struct {
 		name, body string
 		code       int
@@ -145,7 +145,7 @@ func TestHandlerCustomModuleInputErrorIs400(t *testing.T) {
 	// No declared inputs: the run's own input check answers before any
 	// event is written.
 	prog := streaming.MustStreamify(&pipeline{A: dspy.NewPredict("q -> answer"), B: dspy.NewChainOfThought("q -> answer")},
-		streaming.WithListeners(streaming.NewListener("answer", streaming.PredictName("a"))))
+		streaming.WithListeners(streaming.NewListener("answer", streaming.WithPredictName("a"))))
 	srv := serve(t, withLM(streaming.Handler(prog), dspytest.Repeat("unused")))
 	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"question": "wrong name"}`))
 	if err != nil {

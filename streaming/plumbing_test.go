@@ -49,7 +49,7 @@ func TestOnlyListenedPredictorsStream(t *testing.T) {
 	}}
 	model := dspytest.NewScriptedLM(dspytest.ChatReply("answer", "a"), dspytest.ChatReply("reasoning", "r", "answer", "b"))
 	prog := streaming.MustStreamify(&pipeline{A: dspy.NewPredict("q -> answer"), B: dspy.NewChainOfThought("q -> answer")},
-		streaming.WithListeners(streaming.NewListener("answer", streaming.PredictName("b"))))
+		streaming.WithListeners(streaming.NewListener("answer", streaming.WithPredictName("b"))))
 	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model), dspy.WithTrace(trace))
 	var calls, streamedCalls int
 	for _, err := range prog.Stream(ctx, dspy.Inputs{"q": "?"}) {
@@ -82,7 +82,7 @@ func TestBackPressureManyProducers(t *testing.T) {
 	})
 	model.ChunkSize = 1
 	prog := streaming.MustStreamify(&gatherer{P: dspy.NewPredict("q -> answer"), n: calls},
-		streaming.WithListeners(streaming.NewListener("answer", streaming.AllowReuse())))
+		streaming.WithListeners(streaming.NewListener("answer", streaming.WithAllowReuse())))
 	ctx, cancel := context.WithTimeout(lmCtx(model), 30*time.Second)
 	defer cancel()
 	perCall := map[uint64]int{}
@@ -132,7 +132,7 @@ func TestBreakEndsLMCallCancelled(t *testing.T) {
 				lmErr = i.Err
 				mu.Unlock()
 			}}
-			prog := streaming.MustStreamify(tc.m, streaming.WithListeners(streaming.NewListener("answer", streaming.AllowReuse())))
+			prog := streaming.MustStreamify(tc.m, streaming.WithListeners(streaming.NewListener("answer", streaming.WithAllowReuse())))
 			ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model), dspy.WithTrace(trace))
 			for ev, err := range prog.Stream(ctx, dspy.Inputs{"q": "?"}) {
 				if err != nil {

@@ -92,17 +92,17 @@ func NewListener(field string, opts ...ListenerOption) Listener {
 	return l
 }
 
-// PredictName binds the listener to the predictor at path (as listed by
+// WithPredictName binds the listener to the predictor at path (as listed by
 // dspy.NamedPredictors), or to every predictor under a module path:
 // "synthesize" matches "synthesize.predict".
-func PredictName(path string) ListenerOption {
+func WithPredictName(path string) ListenerOption {
 	return listenerOptionFunc(func(l *Listener) { l.predictName = path })
 }
 
-// AllowReuse re-arms the listener after each occurrence of its field, so it
+// WithAllowReuse re-arms the listener after each occurrence of its field, so it
 // streams every LM call of its predictor (ReAct iterations). Without it only
 // the first occurrence in a stream is sent.
-func AllowReuse() ListenerOption {
+func WithAllowReuse() ListenerOption {
 	return listenerOptionFunc(func(l *Listener) { l.allowReuse = true })
 }
 

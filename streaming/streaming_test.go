@@ -89,9 +89,9 @@ func TestStreamifyBindingErrors(t *testing.T) {
 			"streaming: field is not unique in the program: Signature field answer is not unique in the program, cannot automatically determine which predictor to use for streaming. Please specify the predictor to listen to (one of: a, b.predict)"},
 		{"absent", streaming.NewListener("summary"), streaming.ErrFieldNotFound,
 			"streaming: field not found in the program: Signature field summary is not a field of any predictor in the program, cannot automatically determine which predictor to use for streaming"},
-		{"bad path", streaming.NewListener("answer", streaming.PredictName("c")), streaming.ErrFieldNotFound,
+		{"bad path", streaming.NewListener("answer", streaming.WithPredictName("c")), streaming.ErrFieldNotFound,
 			`streaming: field not found in the program: no predictor at path "c" (the program's predictors are: a, b.predict)`},
-		{"path ok", streaming.NewListener("answer", streaming.PredictName("b")), nil, ""},
+		{"path ok", streaming.NewListener("answer", streaming.WithPredictName("b")), nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +125,7 @@ func TestStreamPathBindingThroughCustomModule(t *testing.T) {
 		dspytest.ChatReply("reasoning", "think", "answer", "from B"),
 	)
 	prog := streaming.MustStreamify(&pipeline{A: dspy.NewPredict("q -> answer"), B: dspy.NewChainOfThought("q -> answer")},
-		streaming.WithListeners(streaming.NewListener("answer", streaming.PredictName("b.predict"))))
+		streaming.WithListeners(streaming.NewListener("answer", streaming.WithPredictName("b.predict"))))
 	_, fields, _, err := collect(t, prog.Stream(lmCtx(model), dspy.Inputs{"q": "?"}))
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +167,7 @@ func TestConcurrentCallsKeptApart(t *testing.T) {
 	model.ChunkSize = 2
 	model.ChunkDelay = time.Microsecond
 	prog := streaming.MustStreamify(&gatherer{P: dspy.NewPredict("q -> answer"), n: 4},
-		streaming.WithListeners(streaming.NewListener("answer", streaming.AllowReuse())))
+		streaming.WithListeners(streaming.NewListener("answer", streaming.WithAllowReuse())))
 	byCall := map[uint64]string{}
 	lasts := map[uint64]int{}
 	for ev, err := range prog.Stream(lmCtx(model), dspy.Inputs{"q": "?"}) {

@@ -179,9 +179,9 @@ func TestDSPyStreamVectors(t *testing.T) {
 			}
 			var listeners []streaming.Listener
 			for _, l := range v.Listeners {
-				opts := []streaming.ListenerOption{streaming.PredictName(l.PredictName)}
+				opts := []streaming.ListenerOption{streaming.WithPredictName(l.PredictName)}
 				if l.AllowReuse {
-					opts = append(opts, streaming.AllowReuse())
+					opts = append(opts, streaming.WithAllowReuse())
 				}
 				listeners = append(listeners, streaming.NewListener(l.Field, opts...))
 			}

@@ -123,12 +123,12 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		p.module = dspy.NewReAct(sig, tools, dspy.WithPredictOptions(opts...))
-		listen("next_thought", streaming.PredictName("react"), streaming.AllowReuse())
-		listen("reasoning", streaming.PredictName("extract"))
+		listen("next_thought", streaming.WithPredictName("react"), streaming.WithAllowReuse())
+		listen("reasoning", streaming.WithPredictName("extract"))
 	}
 	for _, out := range sig.Outputs() {
 		if f.module == "react" {
-			listen(out.Name, streaming.PredictName("extract"))
+			listen(out.Name, streaming.WithPredictName("extract"))
 		} else {
 			listen(out.Name)
 		}

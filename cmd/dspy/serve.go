@@ -78,7 +78,7 @@ func (s *server) handler() http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	mux := http.NewServeMux()
-	stream := streaming.Handler(s.prog.stream, streaming.HandlerLogger(s.log))
+	stream := streaming.Handler(s.prog.stream, streaming.WithLogger(s.log))
 	mux.Handle("/v1/stream", s.observe(stream))
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {

@@ -126,7 +126,7 @@ func run(ctx context.Context, out, log io.Writer, topic string) error {
 	ctx = dspy.WithSettings(ctx, dspy.WithLM(model))
 
 	program, err := streaming.Streamify(NewResearchPipeline(),
-		streaming.WithListeners(streaming.NewListener("report", streaming.PredictName("synthesize"))),
+		streaming.WithListeners(streaming.NewListener("report", streaming.WithPredictName("synthesize"))),
 		streaming.WithStatus(Status{}))
 	if err != nil {
 		return err

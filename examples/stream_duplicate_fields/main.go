@@ -55,7 +55,7 @@ func run(ctx context.Context, out, log io.Writer) error {
 		fmt.Fprintln(out, "predictor:", np.Path)
 	}
 	program, err := streaming.Streamify(module, streaming.WithListeners(
-		streaming.NewListener("answer", streaming.PredictName("refine"))))
+		streaming.NewListener("answer", streaming.WithPredictName("refine"))))
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,8 @@ func run(ctx context.Context, out, log io.Writer) error {
 	})
 	program, err := streaming.Streamify(agent,
 		streaming.WithListeners(
-			streaming.NewListener("next_thought", streaming.AllowReuse()),
-			streaming.NewListener("answer", streaming.PredictName("extract"))),
+			streaming.NewListener("next_thought", streaming.WithAllowReuse()),
+			streaming.NewListener("answer", streaming.WithPredictName("extract"))),
 		streaming.WithStatus(streaming.DefaultStatus{}))
 	if err != nil {
 		return err

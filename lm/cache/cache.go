@@ -63,9 +63,9 @@ func WithIdentity(provider, model string) Option {
 // entries.
 func WithSalt(s string) Option { return optionFunc(func(c *config) { c.salt = s }) }
 
-// Disabled turns caching off for this LM: every call goes to the wrapped
+// WithoutCaching turns caching off for this LM: every call goes to the wrapped
 // LM and nothing is stored.
-func Disabled() Option { return optionFunc(func(c *config) { c.disabled = true }) }
+func WithoutCaching() Option { return optionFunc(func(c *config) { c.disabled = true }) }
 
 // WithoutReplay makes a streamed hit arrive as a single chunk (plus the
 // final chunk with the finish reason) instead of being cut into pieces.
@@ -75,9 +75,9 @@ func WithoutReplay() Option { return optionFunc(func(c *config) { c.noReplay = t
 // is replayed in (default 16; whole runes).
 func WithReplayChunkSize(n int) Option { return optionFunc(func(c *config) { c.chunkSize = n }) }
 
-// OnError sets a function told about store failures (which do not fail
+// WithErrorFunc sets a function told about store failures (which do not fail
 // calls). It may be called from several goroutines at once.
-func OnError(f func(error)) Option { return optionFunc(func(c *config) { c.onErr = f }) }
+func WithErrorFunc(f func(error)) Option { return optionFunc(func(c *config) { c.onErr = f }) }
 
 // DefaultReplayChunkSize is the size of replayed chunks unless
 // WithReplayChunkSize says otherwise.

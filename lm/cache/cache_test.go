@@ -134,7 +134,7 @@ func TestKeyMapOrderIndependent(t *testing.T) {
 func TestUnencodableExtraBypassesCache(t *testing.T) {
 	inner := dspytest.Repeat("x")
 	var reported atomic.Int32
-	c := cache.Wrap(inner, cache.NewMemory(10, 0), cache.OnError(func(error) { reported.Add(1) }))
+	c := cache.Wrap(inner, cache.NewMemory(10, 0), cache.WithErrorFunc(func(error) { reported.Add(1) }))
 	req := baseRequest()
 	req.Extra = map[string]any{"f": func() {}}
 	for range 2 {
@@ -242,7 +242,7 @@ func TestErrorsAreNotCached(t *testing.T) {
 func TestDisabled(t *testing.T) {
 	inner := &counting{LM: echoLM()}
 	store := cache.NewMemory(10, 0)
-	c := cache.Wrap(inner, store, cache.Disabled())
+	c := cache.Wrap(inner, store, cache.WithoutCaching())
 	for range 2 {
 		c.Generate(t.Context(), userReq("a"))
 		lm.Collect(c.Stream(t.Context(), userReq("a")))
@@ -424,7 +424,7 @@ func (failingStore) Set(context.Context, string, []byte) error { return errors.N
 
 func TestStoreFailureDoesNotFailCalls(t *testing.T) {
 	var errs []string
-	c := cache.Wrap(echoLM(), failingStore{}, cache.OnError(func(err error) { errs = append(errs, err.Error()) }))
+	c := cache.Wrap(echoLM(), failingStore{}, cache.WithErrorFunc(func(err error) { errs = append(errs, err.Error()) }))
 	if r, err := c.Generate(t.Context(), userReq("a")); err != nil || r.Text() != "echo: a" {
 		t.Fatalf("Generate = %+v, %v", r, err)
 	}

@@ -185,7 +185,7 @@ func TestUnreachableServerIsAnError(t *testing.T) {
 	}
 	// Through the cache, a store failure is a miss, not a failed call.
 	var reported error
-	m := cache.Wrap(dspytest.Repeat("ok"), s, cache.OnError(func(err error) { reported = err }))
+	m := cache.Wrap(dspytest.Repeat("ok"), s, cache.WithErrorFunc(func(err error) { reported = err }))
 	r, err := m.Generate(ctx, &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "q"}}})
 	if err != nil || r.Text() != "ok" {
 		t.Fatalf("Generate = %+v, %v", r, err)
