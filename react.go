@@ -391,7 +391,7 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 	}
 
 	steps := make([]Step, len(calls))
-	var g errgroup.Group // a tool's failure is its observation: nothing cancels the others
+	var g errgroup.Group                // a tool's failure is its observation: nothing cancels the others
 	panics := make([]error, len(calls)) // by index: the first in call order wins
 	for i, c := range calls {
 		steps[i] = Step{ToolName: c.Name}
