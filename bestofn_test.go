@@ -143,7 +143,7 @@ func TestBestOfNToleratesFailures(t *testing.T) {
 	b := dspy.NewBestOfN(dspy.NewPredict("question -> answer", dspy.WithLM(model)), 5, oneWord, 1.0, dspy.WithFailCount(2))
 	pred, err := b.Call(context.Background(), question)
 	if err != nil {
-		t.Fatalf("BestOfN with 2 failures, FailCount(2): %v", err)
+		t.Fatalf("BestOfN with 2 failures, WithFailCount(2): %v", err)
 	}
 	if got := pred.Get("answer"); got != "Brussels, Belgium" {
 		t.Errorf("BestOfN answer = %v, want Brussels, Belgium", got)

@@ -84,7 +84,7 @@ type Step struct {
 // reads the inputs and the trajectory so far and picks a thought, a tool and
 // the tool's arguments; the tool runs and its result (or error) is appended
 // to the trajectory as an observation. The loop ends when the agent picks
-// the built-in finish tool or after MaxIters iterations; then the "extract"
+// the built-in finish tool or after WithMaxIters iterations; then the "extract"
 // ChainOfThought reads the inputs and the trajectory and produces the
 // signature's outputs. The Prediction carries the trajectory.
 //

@@ -14,7 +14,7 @@ import (
 )
 
 // TestReActStreamsThroughTheLoop streams an agent's three iterations: an
-// AllowReuse listener on next_thought streams every iteration, a listener
+// WithAllowReuse listener on next_thought streams every iteration, a listener
 // bound to the extract step streams the answer, the default status
 // messages come for each tool call and never for finish, all in order.
 func TestReActStreamsThroughTheLoop(t *testing.T) {

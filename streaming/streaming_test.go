@@ -154,7 +154,7 @@ func (g *gatherer) Forward(ctx context.Context, in dspy.Inputs) (*dspy.Predictio
 }
 
 func TestConcurrentCallsKeptApart(t *testing.T) {
-	// Each call answers with its own text; with AllowReuse every call
+	// Each call answers with its own text; WithAllowReuse every call
 	// streams, and chunks of different calls never mix.
 	var mu sync.Mutex
 	n := 0

@@ -1,5 +1,5 @@
 // Command stream_react is the Go twin of the guide's streaming ReAct agent:
-// a listener with AllowReuse streams the agent's thought at every iteration,
+// a listener WithAllowReuse streams the agent's thought at every iteration,
 // a path-bound listener streams the extract step's answer, and the default
 // status messages announce each tool call (never the internal finish).
 package main
