@@ -21,7 +21,7 @@
 // BestOfN, Refine and ReAct. An option that serves several places has a
 // named type listing them: ModuleOption (WithLM, WithAdapter: settings or
 // one module), RequestOption (WithTemperature, WithMaxTokens: one module,
-// one LM, or the calls under a context), HistoryOption (WithHistory:
+// one LM, or the calls under a context), LMHistoryOption (WithLMHistory:
 // settings or one LM) and AttemptOption (WithFailCount: BestOfN or Refine).
 //
 // # Panics
@@ -59,7 +59,7 @@
 //	settings.go             Configure, WithSettings, Option, WithLM, WithAdapter, WithTrace, ...
 //	calloptions.go          WithCallOptions, CallOption, RequestOption (WithTemperature, WithMaxTokens)
 //	lm.go                   NewLM, LMOption, WithCache, provider presets
-//	history.go              WithHistory, InspectHistory, LMHistory
+//	lmhistory.go            WithLMHistory, InspectHistory, LMHistory: the log of LM calls
 //	trace.go                Trace and its hook infos, CurrentCall
 //	namedpredictors.go      NamedPredictors, Submodules: predictor paths
 //	errors.go               ErrNoLM, InputError, ParseError, PanicError

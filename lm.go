@@ -26,7 +26,7 @@ var ErrMissingAPIKey = errors.New("dspy: missing API key")
 
 // LMOption configures NewLM. Besides the options below, NewLM takes
 // WithTemperature and WithMaxTokens (RequestOption: the LM's defaults) and
-// WithHistory (HistoryOption: the LM's own history).
+// WithLMHistory (LMHistoryOption: the LM's own history).
 type LMOption interface{ applyLM(*lmConfig) }
 
 type lmOptionFunc func(*lmConfig)
@@ -43,7 +43,7 @@ type lmConfig struct {
 	retry       *lm.RetryPolicy
 	cache       cache.Store      // WithCache (lmcache.go)
 	cacheSet    bool             // WithCache was given; nil turns caching off
-	history     *history.History // WithHistory (history.go)
+	history     *history.History // WithLMHistory (lmhistory.go)
 }
 
 // WithBaseURL overrides the provider's API root (and its *_BASE_URL
@@ -122,7 +122,7 @@ func knownProviders() []string {
 //
 // Replies are cached, as in DSPy: by default in a memory cache of the LM's
 // own; WithCache shares a store (memory, disk, Redis) or turns caching off.
-// WithHistory keeps the LM's calls.
+// WithLMHistory keeps the LM's calls.
 func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	prefix, model, ok := strings.Cut(name, "/")
 	if !ok || model == "" {

@@ -90,15 +90,15 @@ func TestNewLMSharedStore(t *testing.T) {
 }
 
 func TestHistoryDefaultAndScoped(t *testing.T) {
-	if CurrentHistory(context.Background()) == nil && defaults.Load() != nil {
+	if CurrentLMHistory(context.Background()) == nil && defaults.Load() != nil {
 		// Another test replaced the process default; nothing to check.
-	} else if h := CurrentHistory(context.Background()); h == nil || h.Cap() != history.DefaultSize {
+	} else if h := CurrentLMHistory(context.Background()); h == nil || h.Cap() != history.DefaultSize {
 		t.Errorf("process default history = %v, want one of %d entries", h, history.DefaultSize)
 	}
 
 	model := cache.Wrap(dspytest.Repeat(dspytest.ChatReply("answer", "4")), cache.NewMemory(10, 0))
 	h := history.New(5)
-	ctx := WithSettings(t.Context(), WithHistory(h), WithLM(model))
+	ctx := WithSettings(t.Context(), WithLMHistory(h), WithLM(model))
 	p := NewPredict("question -> answer")
 	for range 2 {
 		pred, err := p.Call(ctx, Inputs{"question": "2+2?"})
@@ -120,10 +120,10 @@ func TestHistoryDefaultAndScoped(t *testing.T) {
 		t.Errorf("entry messages %+v", es[0].Messages)
 	}
 
-	// WithHistory(nil) keeps none.
-	off := WithSettings(ctx, WithHistory(nil))
-	if CurrentHistory(off) != nil {
-		t.Error("WithHistory(nil) left a history")
+	// WithLMHistory(nil) keeps none.
+	off := WithSettings(ctx, WithLMHistory(nil))
+	if CurrentLMHistory(off) != nil {
+		t.Error("WithLMHistory(nil) left a history")
 	}
 	p.Call(off, Inputs{"question": "2+2?"})
 	if h.Len() != 2 {
@@ -151,14 +151,14 @@ func TestLMHistoryHasNoAPIKey(t *testing.T) {
 	srv := dspytest.NewServer(dspytest.WithRequiredAPIKey(key))
 	defer srv.Close()
 	h := history.New(10)
-	m, err := NewLM("openai/m", WithBaseURL(srv.URL()), WithAPIKey(key), WithHistory(h))
+	m, err := NewLM("openai/m", WithBaseURL(srv.URL()), WithAPIKey(key), WithLMHistory(h))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if LMHistory(m) != h {
 		t.Fatal("LMHistory does not find the LM's history")
 	}
-	bad, _ := NewLM("openai/m", WithBaseURL(srv.URL()), WithAPIKey("sk-wrong-key"), WithHistory(h), WithCache(nil))
+	bad, _ := NewLM("openai/m", WithBaseURL(srv.URL()), WithAPIKey("sk-wrong-key"), WithLMHistory(h), WithCache(nil))
 	m.Generate(t.Context(), hiRequest())
 	m.Generate(t.Context(), hiRequest())
 	lm.Collect(bad.Stream(t.Context(), hiRequest()))

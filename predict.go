@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/godspy/dspy/internal/streamhook"
 	"github.com/godspy/dspy/lm"
@@ -213,16 +214,20 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 			LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil})
 	}
 	var resp *lm.Response
-	start := historyStart(s)
+	var start time.Time
+	if traced || s.history != nil {
+		start = time.Now()
+	}
+	var first time.Duration // time to the first chunk
 	if sink != nil {
-		resp, err = streamLM(ctx, model, req, sink)
+		resp, first, err = streamLM(ctx, model, req, sink, start)
 	} else {
 		resp, err = model.Generate(ctx, req)
 	}
 	recordHistory(s, model, req, start, resp, err, sink != nil)
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, LMEndInfo) { return t.LMEnd },
-			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err})
+			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err, Duration: time.Since(start), FirstChunk: first})
 	}
 	if err != nil {
 		return nil, err
@@ -278,8 +283,9 @@ func outputNames(sig *Signature) []string {
 	return names
 }
 
-// streamLM streams the LM reply into sink and assembles the response.
-func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook.Chunks) (resp *lm.Response, err error) {
+// streamLM streams the LM reply into sink and assembles the response. With
+// a non-zero start it reports the time from start to the first chunk.
+func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook.Chunks, start time.Time) (resp *lm.Response, first time.Duration, err error) {
 	defer func() { sink.Close(err) }()
 	var acc lm.Accumulator
 	n := 0
@@ -287,16 +293,19 @@ func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook
 		if serr != nil {
 			var se *lm.StreamError
 			if n == 0 || errors.As(serr, &se) {
-				return nil, serr // a provider's StreamError already holds the partial reply
+				return nil, first, serr // a provider's StreamError already holds the partial reply
 			}
-			return nil, &lm.StreamError{Partial: acc.Response(), Err: serr}
+			return nil, first, &lm.StreamError{Partial: acc.Response(), Err: serr}
+		}
+		if n == 0 && !start.IsZero() {
+			first = time.Since(start)
 		}
 		n++
 		acc.Add(c)
 		if err := sink.Chunk(c); err != nil {
-			return nil, err
+			return nil, first, err
 		}
 	}
 	r := acc.Response()
-	return &r, nil
+	return &r, first, nil
 }

@@ -240,14 +240,8 @@ func (r *ReAct) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		maxIters = n
 	}
 	run := &reactRun{r: r, in: in}
-	for range maxIters {
-		var done bool
-		var err error
-		if r.cfg.native {
-			done, err = r.nativeStep(ctx, run)
-		} else {
-			done, err = r.textStep(ctx, run)
-		}
+	for i := range maxIters {
+		done, err := r.step(ctx, run, i)
 		if err != nil {
 			return nil, err
 		}
@@ -298,6 +292,26 @@ func (run *reactRun) call(ctx context.Context, m Module) (*Prediction, error) {
 }
 
 // textStep runs one iteration of DSPy's text protocol.
+// step runs iteration i, inside the StepStart and StepEnd hooks.
+func (r *ReAct) step(ctx context.Context, run *reactRun, i int) (done bool, err error) {
+	iterate := r.textStep
+	if r.cfg.native {
+		iterate = r.nativeStep
+	}
+	s := current(ctx)
+	if len(s.traces) == 0 {
+		return iterate(ctx, run)
+	}
+	ctx, _, info := beginCall(ctx)
+	fire(ctx, &s, func(t *Trace) func(context.Context, StepStartInfo) { return t.StepStart },
+		StepStartInfo{CallInfo: info, Module: r, Index: i})
+	n := len(run.steps)
+	done, err = iterate(ctx, run)
+	fire(ctx, &s, func(t *Trace) func(context.Context, StepEndInfo) { return t.StepEnd },
+		StepEndInfo{CallInfo: info, Module: r, Index: i, Steps: slices.Clone(run.steps[n:]), Done: done, Err: err})
+	return done, err
+}
+
 func (r *ReAct) textStep(ctx context.Context, run *reactRun) (done bool, err error) {
 	pred, err := run.call(ctx, r.react)
 	var step Step
@@ -326,7 +340,7 @@ func (r *ReAct) textStep(ctx context.Context, run *reactRun) (done bool, err err
 		run.steps = append(run.steps, step)
 		return true, nil
 	}
-	obs, err := r.observe(ctx, name, step.ToolArgs)
+	obs, err := r.observe(ctx, name, "", step.ToolArgs)
 	if err != nil {
 		return false, err
 	}
@@ -415,7 +429,7 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 			continue
 		}
 		g.Go(func() error {
-			steps[i].Observation, panics[i] = r.observe(ctx, c.Name, args) // by index: results in order
+			steps[i].Observation, panics[i] = r.observe(ctx, c.Name, c.ID, args) // by index: results in order
 			return nil
 		})
 	}
@@ -438,7 +452,7 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 // bug the LM cannot fix, so it ends the agent's call as a *PanicError, the
 // same whether the tool ran on the agent's goroutine or, with native tools,
 // on one of its own.
-func (r *ReAct) observe(ctx context.Context, name string, args map[string]any) (obs string, err error) {
+func (r *ReAct) observe(ctx context.Context, name, toolCallID string, args map[string]any) (obs string, err error) {
 	defer recoverPanic(&err)
 	t, ok := r.cfg.byName[name]
 	if !ok {
@@ -452,7 +466,7 @@ func (r *ReAct) observe(ctx context.Context, name string, args map[string]any) (
 	if args == nil {
 		args = map[string]any{}
 	}
-	res, callErr := t.Call(ctx, args)
+	res, callErr := t.call(ctx, toolCallID, args)
 	if err := callErr; err != nil {
 		var ae *ToolArgError
 		if errors.As(err, &ae) {

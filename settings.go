@@ -11,7 +11,7 @@ import (
 
 // Option configures settings (Configure, WithSettings). Two kinds of
 // option serve a second place too: a ModuleOption (WithLM, WithAdapter) is
-// also one module's own setting, and a HistoryOption (WithHistory) also one
+// also one module's own setting, and a LMHistoryOption (WithLMHistory) also one
 // LM's own.
 type Option interface {
 	applySettings(*overlay)
@@ -35,7 +35,7 @@ type overlay struct {
 	trackUsage *bool
 	logger     *slog.Logger
 	history    *history.History
-	historySet bool // WithHistory was given (nil turns history off)
+	historySet bool // WithLMHistory was given (nil turns history off)
 }
 
 func (o *overlay) merge(top *overlay) *overlay {

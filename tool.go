@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -119,16 +120,22 @@ func (t *Tool) Parameters() map[string]any {
 // Call runs the tool with JSON-like arguments (as an LM writes them). Bad
 // arguments are a *ToolArgError naming the argument. Trace tool hooks fire.
 func (t *Tool) Call(ctx context.Context, args map[string]any) (any, error) {
+	return t.call(ctx, "", args)
+}
+
+// call is Call with the LM's id for the call, for the trace hooks.
+func (t *Tool) call(ctx context.Context, toolCallID string, args map[string]any) (any, error) {
 	s := current(ctx)
 	if len(s.traces) == 0 {
 		return t.run(ctx, args)
 	}
 	ctx, _, info := beginCall(ctx)
 	fire(ctx, &s, func(tr *Trace) func(context.Context, ToolStartInfo) { return tr.ToolStart },
-		ToolStartInfo{CallInfo: info, Tool: t, Args: args})
+		ToolStartInfo{CallInfo: info, Tool: t, Args: args, ToolCallID: toolCallID})
+	start := time.Now()
 	res, err := t.run(ctx, args)
 	fire(ctx, &s, func(tr *Trace) func(context.Context, ToolEndInfo) { return tr.ToolEnd },
-		ToolEndInfo{CallInfo: info, Tool: t, Result: res, Err: err})
+		ToolEndInfo{CallInfo: info, Tool: t, Result: res, Err: err, ToolCallID: toolCallID, Duration: time.Since(start)})
 	return res, err
 }
 

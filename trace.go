@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -29,6 +30,11 @@ type Trace struct {
 	ParseEnd    func(ctx context.Context, info ParseEndInfo)
 	ToolStart   func(ctx context.Context, info ToolStartInfo)
 	ToolEnd     func(ctx context.Context, info ToolEndInfo)
+	// StepStart and StepEnd bracket one iteration of an agent's loop
+	// (ReAct): the LM call that picks tools and the tool calls it asked
+	// for, which are nested in the step (their ParentID is its ID).
+	StepStart func(ctx context.Context, info StepStartInfo)
+	StepEnd   func(ctx context.Context, info StepEndInfo)
 }
 
 // CallInfo identifies one hooked call. IDs are unique within the process;
@@ -68,6 +74,12 @@ type LMEndInfo struct {
 	LM       lm.LM
 	Response *lm.Response
 	Err      error
+	// Duration is the time from sending the request to its end.
+	Duration time.Duration
+	// FirstChunk is the time from sending a streamed request to its first
+	// chunk (time to first token); 0 for a blocking call or a stream that
+	// failed before any chunk.
+	FirstChunk time.Duration
 }
 
 // FormatStartInfo describes an adapter about to build a prompt.
@@ -107,14 +119,42 @@ type ToolStartInfo struct {
 	CallInfo
 	Tool *Tool
 	Args map[string]any
+	// ToolCallID is the LM's id for this call (native tool calling), "" when
+	// the LM gave none.
+	ToolCallID string
 }
 
 // ToolEndInfo describes a tool call that ended.
 type ToolEndInfo struct {
 	CallInfo
-	Tool   *Tool
-	Result any
-	Err    error
+	Tool       *Tool
+	Result     any
+	Err        error
+	ToolCallID string
+	// Duration is how long the tool ran.
+	Duration time.Duration
+}
+
+// StepStartInfo describes an agent's iteration that is starting.
+type StepStartInfo struct {
+	CallInfo
+	// Module is the agent (a *ReAct).
+	Module Module
+	// Index counts the agent's iterations in this call, from 0.
+	Index int
+}
+
+// StepEndInfo describes an agent's iteration that ended.
+type StepEndInfo struct {
+	CallInfo
+	Module Module
+	Index  int
+	// Steps are the trajectory entries this iteration added: one per tool
+	// call (with native tool calling, one LM reply may call several).
+	Steps []Step
+	// Done reports that the agent finished with this iteration.
+	Done bool
+	Err  error
 }
 
 // callIDs numbers hooked calls. An atomic counter, not configuration: it is
@@ -196,6 +236,8 @@ func (a *Trace) Compose(b *Trace) *Trace {
 		ParseEnd:    compose(a.ParseEnd, b.ParseEnd),
 		ToolStart:   compose(a.ToolStart, b.ToolStart),
 		ToolEnd:     compose(a.ToolEnd, b.ToolEnd),
+		StepStart:   compose(a.StepStart, b.StepStart),
+		StepEnd:     compose(a.StepEnd, b.StepEnd),
 	}
 }
 

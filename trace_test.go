@@ -8,8 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -177,4 +179,97 @@ type named struct{ p *pipeline }
 func (named) Forward(context.Context, Inputs) (*Prediction, error) { return nil, nil }
 func (n named) Submodules() []NamedModule {
 	return []NamedModule{{"first", n.p.analyze}, {"second", n.p.Summarize}}
+}
+
+// A native-tools ReAct run: each iteration is a step whose LM call and tool
+// calls are nested in it, tool hooks carry the LM's tool-call id, and the
+// step's end lists the trajectory entries it added.
+func TestTraceReActSteps(t *testing.T) {
+	type ev struct {
+		Name       string
+		Index      int
+		ToolCallID string
+		Parent     string // the event name of the parent call
+		Steps      int
+		Done       bool
+	}
+	var (
+		mu     sync.Mutex
+		events []ev
+		names  = map[uint64]string{}
+	)
+	add := func(e ev, c CallInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		e.Parent = names[c.ParentID]
+		if _, ok := names[c.ID]; !ok {
+			names[c.ID] = e.Name
+		}
+		events = append(events, e)
+	}
+	tr := &Trace{
+		StepStart: func(_ context.Context, i StepStartInfo) { add(ev{Name: "step", Index: i.Index}, i.CallInfo) },
+		StepEnd: func(_ context.Context, i StepEndInfo) {
+			add(ev{Name: "step end", Index: i.Index, Steps: len(i.Steps), Done: i.Done}, i.CallInfo)
+		},
+		ModuleStart: func(_ context.Context, i ModuleStartInfo) {
+			add(ev{Name: fmt.Sprintf("module %T", i.Module)}, i.CallInfo)
+		},
+		LMStart: func(_ context.Context, i LMStartInfo) { add(ev{Name: "lm"}, i.CallInfo) },
+		ToolStart: func(_ context.Context, i ToolStartInfo) {
+			add(ev{Name: "tool " + i.Tool.Name(), ToolCallID: i.ToolCallID}, i.CallInfo)
+		},
+		ToolEnd: func(_ context.Context, i ToolEndInfo) {
+			if i.Duration <= 0 {
+				t.Errorf("ToolEnd %s: Duration = %v, want > 0", i.Tool.Name(), i.Duration)
+			}
+			add(ev{Name: "tool end", ToolCallID: i.ToolCallID}, i.CallInfo)
+		},
+	}
+	add2 := NewTool("add", "", func(_ context.Context, a struct{ X, Y int }) (int, error) { return a.X + a.Y, nil })
+	model := dspytest.NewScriptedLM().Push(
+		dspytest.Reply{ToolCalls: []lm.ToolCall{{ID: "call_1", Name: "add", Arguments: `{"X":1,"Y":2}`}}},
+		dspytest.Reply{ToolCalls: []lm.ToolCall{{ID: "call_2", Name: "finish", Arguments: `{}`}}},
+		dspytest.Reply{Text: dspytest.ChatReply("reasoning", "r", "answer", "3")},
+	)
+	agent := NewReAct("question -> answer", []*Tool{add2}, WithNativeTools())
+	ctx := WithSettings(context.Background(), WithLM(model), WithTrace(tr))
+	if _, err := agent.Call(ctx, Inputs{"question": "1+2?"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []ev{
+		{Name: "module *dspy.ReAct"},
+		{Name: "step", Index: 0, Parent: "module *dspy.ReAct"},
+		{Name: "module *dspy.Predict", Parent: "step"},
+		{Name: "lm", Parent: "module *dspy.Predict"},
+		{Name: "tool add", ToolCallID: "call_1", Parent: "step"},
+		{Name: "tool end", ToolCallID: "call_1", Parent: "step"},
+		{Name: "step end", Index: 0, Steps: 1, Parent: "module *dspy.ReAct"},
+		{Name: "step", Index: 1, Parent: "module *dspy.ReAct"},
+		{Name: "module *dspy.Predict", Parent: "step"},
+		{Name: "lm", Parent: "module *dspy.Predict"},
+		{Name: "step end", Index: 1, Steps: 1, Done: true, Parent: "module *dspy.ReAct"},
+		{Name: "module *dspy.ChainOfThought", Parent: "module *dspy.ReAct"}, // extract
+		{Name: "module *dspy.Predict", Parent: "module *dspy.ChainOfThought"},
+		{Name: "lm", Parent: "module *dspy.Predict"},
+	}
+	if d := cmp.Diff(want, events); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+// LMEnd reports the call's duration and, for a stream, the time to the
+// first chunk.
+func TestTraceLMTimings(t *testing.T) {
+	var got []LMEndInfo
+	tr := &Trace{LMEnd: func(_ context.Context, i LMEndInfo) { got = append(got, i) }}
+	model := dspytest.NewScriptedLM(dspytest.ChatReply("answer", "a"))
+	model.Latency = 5 * time.Millisecond
+	ctx := WithSettings(context.Background(), WithLM(model), WithTrace(tr))
+	if _, err := NewPredict("question -> answer").Call(ctx, Inputs{"question": "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Duration < 5*time.Millisecond || got[0].FirstChunk != 0 {
+		t.Fatalf("blocking call: LMEnd = %+v, want Duration >= 5ms and FirstChunk 0", got)
+	}
 }

@@ -215,7 +215,7 @@ func secretsOf(t *testing.T, provider string) {
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
 		// The key comes from the environment here, from an option below.
-		model, err := dspy.NewLM(provider+"/model-x", dspy.WithBaseURL(srv.URL), dspy.WithHistory(lmHist),
+		model, err := dspy.NewLM(provider+"/model-x", dspy.WithBaseURL(srv.URL), dspy.WithLMHistory(lmHist),
 			dspy.WithHTTPClient(&http.Client{Transport: faultHeader{fault, tr}}), dspy.WithRetry(lm.NoRetry()))
 		if err != nil {
 			t.Fatal(err)
@@ -229,7 +229,7 @@ func secretsOf(t *testing.T, provider string) {
 		for i, m := range []lm.LM{model, optModel, cached} {
 			where := fmt.Sprintf("%s/%s/lm%d", provider, fault, i)
 			ev.addAll(where+" LM value", m)
-			ctx := dspy.WithSettings(t.Context(), dspy.WithTrace(trace), dspy.WithLogger(logger), dspy.WithHistory(hist))
+			ctx := dspy.WithSettings(t.Context(), dspy.WithTrace(trace), dspy.WithLogger(logger), dspy.WithLMHistory(hist))
 			q := dspy.Inputs{"question": where}
 
 			// Blocking and streamed Predict.
@@ -322,7 +322,7 @@ func secretsOf(t *testing.T, provider string) {
 		t.Fatalf("cache dir: %d files, %v", files, err)
 	}
 
-	for name, h := range map[string]*history.History{"history": hist, "LM history": lmHist, "default history": dspy.CurrentHistory(context.Background())} {
+	for name, h := range map[string]*history.History{"history": hist, "LM history": lmHist, "default history": dspy.CurrentLMHistory(context.Background())} {
 		if h == nil {
 			continue
 		}

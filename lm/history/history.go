@@ -4,7 +4,7 @@
 // A History is a bounded ring of Entries, safe for concurrent use. Record
 // wraps one LM so that its own calls are kept (DSPy's lm.history); package
 // dspy keeps every module's LM calls in the History of its settings
-// (dspy.WithHistory, dspy.InspectHistory). Entries hold no credentials: an
+// (dspy.WithLMHistory, dspy.InspectHistory). Entries hold no credentials: an
 // lm.Request carries none.
 package history
 
