@@ -192,7 +192,7 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	if cfg.limits != nil {
 		m = lm.Limit(m, *cfg.limits)
 	}
-	return decorate(m, &cfg, p.provider, model), nil
+	return decorate(m, &cfg, p.provider, base, model), nil
 }
 
 // Bounds of the memory cache NewLM gives each LM when WithCache is not
@@ -215,7 +215,9 @@ func (o cacheOption) applyLM(c *lmConfig) { c.cache, c.cacheSet = o.s, true }
 //	store, err := cache.New(cache.Config{Memory: true, Disk: true})
 //	m, err := dspy.NewLM("openai/gpt-4o-mini", dspy.WithCache(store))
 //
-// Keys include the provider and model, so LMs can share a store. A single
+// Keys include the provider, the base URL and the model, so LMs can share
+// a store (two servers behind one model name never answer for each
+// other); never the API key. A single
 // call skips the cache with lm.Request.NoCache; a fresh sample of an
 // otherwise identical call needs a different lm.Request.RolloutID.
 func WithCache(s cache.Store) LMOption { return cacheOption{s} }
@@ -223,13 +225,13 @@ func WithCache(s cache.Store) LMOption { return cacheOption{s} }
 // decorate wraps a provider's LM with the cache and the per-LM history of
 // cfg: history outside (it sees hits and their latency), then the cache
 // (a hit takes no rate-limit capacity), then m.
-func decorate(m lm.LM, cfg *lmConfig, provider, model string) lm.LM {
+func decorate(m lm.LM, cfg *lmConfig, provider, baseURL, model string) lm.LM {
 	store := cfg.cache
 	if !cfg.cacheSet {
 		store = cache.NewMemory(defaultLMCacheEntries, defaultLMCacheBytes)
 	}
 	if store != nil {
-		m = cache.Wrap(m, store, cache.WithIdentity(provider, model), cache.WithSalt(lmSalt(cfg)))
+		m = cache.Wrap(m, store, cache.WithIdentity(provider, model), cache.WithEndpoint(baseURL), cache.WithSalt(lmSalt(cfg)))
 	}
 	if cfg.history != nil {
 		m = history.Record(m, cfg.history)

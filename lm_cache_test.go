@@ -90,10 +90,13 @@ func TestNewLMSharedStore(t *testing.T) {
 }
 
 func TestHistoryDefaultAndScoped(t *testing.T) {
-	if CurrentLMHistory(context.Background()) == nil && defaults.Load() != nil {
-		// Another test replaced the process default; nothing to check.
-	} else if h := CurrentLMHistory(context.Background()); h == nil || h.Cap() != history.DefaultSize {
-		t.Errorf("process default history = %v, want one of %d entries", h, history.DefaultSize)
+	if h := CurrentLMHistory(context.Background()); h != nil {
+		t.Errorf("process default history = %v, want none (history is opt-in)", h)
+	}
+	var out strings.Builder
+	inspectHistory(&out, 3)
+	if got, want := out.String(), noHistoryHint+"\n"; got != want || !strings.Contains(got, "dspy.Configure(dspy.WithLMHistory(history.New(history.DefaultSize)))") {
+		t.Errorf("InspectHistory with no history printed %q, want the hint %q", got, want)
 	}
 
 	model := cache.Wrap(dspytest.Repeat(dspytest.ChatReply("answer", "4")), cache.NewMemory(10, 0))
@@ -181,5 +184,34 @@ func TestLMHistoryHasNoAPIKey(t *testing.T) {
 	}
 	if LMHistory(dspytest.Repeat("x")) != nil {
 		t.Error("LMHistory of a bare LM is not nil")
+	}
+}
+
+// Two OpenAI-compatible servers that serve the same model name share a
+// store but never each other's replies: the base URL is part of the key.
+func TestNewLMSharedStoreKeysOnBaseURL(t *testing.T) {
+	clearLMEnv(t)
+	local := dspytest.NewServer(dspytest.WithResponder(func(*dspytest.ChatRequest) dspytest.Answer { return dspytest.Answer{Text: "from local vLLM"} }))
+	defer local.Close()
+	hosted := dspytest.NewServer(dspytest.WithResponder(func(*dspytest.ChatRequest) dspytest.Answer { return dspytest.Answer{Text: "from hosted"} }))
+	defer hosted.Close()
+	store := cache.NewMemory(100, 0)
+	for _, tc := range []struct{ url, want string }{
+		{local.URL(), "from local vLLM"}, {hosted.URL(), "from hosted"}, {local.URL() + "/", "from local vLLM"},
+	} {
+		m, err := NewLM("openai/same-model", WithBaseURL(tc.url), WithAPIKey("sk-x"), WithCache(store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := m.Generate(t.Context(), hiRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Text(); got != tc.want {
+			t.Errorf("LM at %s answered %q, want %q (cache hit: %v)", tc.url, got, tc.want, resp.CacheHit)
+		}
+	}
+	if n := len(local.Requests()) + len(hosted.Requests()); n != 2 {
+		t.Errorf("servers saw %d requests, want 2 (one each; the trailing-slash URL is a hit)", n)
 	}
 }

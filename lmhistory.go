@@ -2,18 +2,14 @@ package dspy
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/history"
 )
-
-// The process default keeps the last history.DefaultSize LM calls, as DSPy
-// keeps a global history. Configure(WithLMHistory(nil)) turns that off.
-func init() {
-	defaults.Store(&overlay{history: history.New(history.DefaultSize), historySet: true})
-}
 
 // A LMHistoryOption is WithLMHistory's value: a setting (Configure,
 // WithSettings) that one LM can also take as its own (NewLM).
@@ -30,9 +26,12 @@ func (o historyOption) applyLM(c *lmConfig)      { c.history = o.h }
 // WithLMHistory sets where LM calls are kept.
 //
 // As a setting (Configure, WithSettings) it is the global history: every LM
-// call a module makes is added to h. The process default has one of
-// history.DefaultSize entries until Configure replaces it; nil keeps no
-// history.
+// call a module makes is added to h; nil keeps none. Unlike DSPy, which
+// always keeps one, the process default keeps no history: in a service the
+// last prompts and replies are user data, held in memory only when asked
+// for. Turn it on with
+//
+//	dspy.Configure(dspy.WithLMHistory(history.New(history.DefaultSize)))
 //
 // As an option of NewLM it is that LM's own history (DSPy's lm.history):
 // the LM records its calls in h, whichever module makes them. LMHistory
@@ -47,12 +46,23 @@ func CurrentLMHistory(ctx context.Context) *history.History { return current(ctx
 
 // InspectHistory prints the last n LM calls of the process default history
 // to standard output, as dspy.inspect_history does: each call's messages as
-// "System message:", "User message:", ... blocks, then "Response:".
-func InspectHistory(n int) {
-	if h := CurrentLMHistory(context.Background()); h != nil {
-		_ = h.Inspect(os.Stdout, n)
+// "System message:", "User message:", ... blocks, then "Response:". With
+// no history kept (the default) it prints how to keep one.
+func InspectHistory(n int) { inspectHistory(os.Stdout, n) }
+
+func inspectHistory(w io.Writer, n int) {
+	h := CurrentLMHistory(context.Background())
+	if h == nil {
+		fmt.Fprintln(w, noHistoryHint)
+		return
 	}
+	_ = h.Inspect(w, n)
 }
+
+// noHistoryHint is what InspectHistory prints when no history is kept.
+const noHistoryHint = "dspy: no LM history is kept (off by default: it holds prompts and replies in memory). " +
+	"Keep one with dspy.Configure(dspy.WithLMHistory(history.New(history.DefaultSize))), " +
+	"history being github.com/godspy/dspy/lm/history."
 
 // LMHistory returns the history m keeps its own calls in (NewLM with
 // WithLMHistory, or history.Record), looking through wrapping LMs; nil if

@@ -23,3 +23,22 @@ func Identify(m LM) (provider, model string) {
 	}
 	return provider, model
 }
+
+// Endpoint returns the API root m sends its requests to ("" when unknown),
+// looking through wrapping LMs for a method BaseURL() string, as the
+// providers' clients have. The cache keys on it, so that two servers behind
+// the same provider and model name (a local vLLM and a hosted one) never
+// answer for each other.
+func Endpoint(m LM) string {
+	for m != nil {
+		if b, ok := m.(interface{ BaseURL() string }); ok {
+			return b.BaseURL()
+		}
+		u, ok := m.(interface{ Unwrap() LM })
+		if !ok {
+			return ""
+		}
+		m = u.Unwrap()
+	}
+	return ""
+}

@@ -5,10 +5,12 @@
 // not link a Redis client.
 //
 // The key of a call is the SHA-256 of everything that can change the reply:
-// provider, model, messages, sampling parameters, stop sequences, seed,
-// response format, tools, tool choice, Extra and RolloutID. Credentials
-// (API keys, headers, base URLs) are never part of it, so rotating a key
-// keeps the cache. A hit has CacheHit set and zero Usage: no new tokens
+// provider, endpoint (the server's API root), model, messages, sampling
+// parameters, stop sequences, seed, response format, tools, tool choice,
+// Extra and RolloutID. Credentials (API keys, headers) are never part of it,
+// so rotating a key keeps the cache; the endpoint is, so two
+// OpenAI-compatible servers serving the same model name never answer for
+// each other through a shared store. A hit has CacheHit set and zero Usage: no new tokens
 // were spent. A streamed reply is stored once it has completed without
 // error; a hit while streaming replays the stored reply as chunks.
 package cache
@@ -16,6 +18,7 @@ package cache
 import (
 	"context"
 	"iter"
+	"strings"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -35,6 +38,8 @@ type LM struct {
 type config struct {
 	provider, model string
 	identitySet     bool
+	endpoint        string
+	endpointSet     bool
 	salt            string
 	disabled        bool
 	noReplay        bool
@@ -55,6 +60,13 @@ func (f optionFunc) apply(c *config) { f(c) }
 // request's own Model field wins over model.
 func WithIdentity(provider, model string) Option {
 	return optionFunc(func(c *config) { c.provider, c.model, c.identitySet = provider, model, true })
+}
+
+// WithEndpoint sets the server identity that enters the key: the API root
+// the wrapped LM sends its requests to. By default it comes from the
+// wrapped LM (lm.Endpoint). A trailing slash is ignored.
+func WithEndpoint(baseURL string) Option {
+	return optionFunc(func(c *config) { c.endpoint, c.endpointSet = baseURL, true })
 }
 
 // WithSalt adds s to every key. Use it for settings of the wrapped LM that
@@ -92,6 +104,10 @@ func Wrap(m lm.LM, store Store, opts ...Option) *LM {
 	if !c.cfg.identitySet {
 		c.cfg.provider, c.cfg.model = lm.Identify(m)
 	}
+	if !c.cfg.endpointSet {
+		c.cfg.endpoint = lm.Endpoint(m)
+	}
+	c.cfg.endpoint = strings.TrimRight(c.cfg.endpoint, "/")
 	return c
 }
 
@@ -111,7 +127,7 @@ func (c *LM) Model() string { return c.cfg.model }
 // for Extra, tool parameters or a response schema that JSON cannot encode;
 // such a call bypasses the cache.
 func (c *LM) Key(req *lm.Request) (string, error) {
-	return requestKey(c.cfg.provider, c.cfg.model, c.cfg.salt, req)
+	return requestKey(c.cfg.provider, c.cfg.endpoint, c.cfg.model, c.cfg.salt, req)
 }
 
 func (c *LM) report(err error) {

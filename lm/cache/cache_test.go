@@ -507,3 +507,34 @@ func ExampleWrap() {
 	// Paris false 7
 	// Paris true 0
 }
+
+type endpointLM struct {
+	lm.LM
+	url string
+}
+
+func (e endpointLM) BaseURL() string { return e.url }
+
+// The endpoint enters the key: found on the wrapped LM, or given.
+func TestKeyEndpoint(t *testing.T) {
+	key := func(m lm.LM, opts ...cache.Option) string {
+		k, err := cache.Wrap(m, cache.NewMemory(1, 0), opts...).Key(baseRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a := key(endpointLM{echoLM(), "http://a/v1"})
+	if b := key(endpointLM{echoLM(), "http://b/v1"}); a == b {
+		t.Error("LMs at different endpoints share a key")
+	}
+	if same := key(endpointLM{echoLM(), "http://a/v1/"}); a != same {
+		t.Error("a trailing slash changed the key")
+	}
+	if given := key(echoLM(), cache.WithEndpoint("http://a/v1")); a != given {
+		t.Error("WithEndpoint and a discovered BaseURL of the same URL give different keys")
+	}
+	if none := key(echoLM()); none == a {
+		t.Error("an LM with no endpoint shares a key with one at http://a/v1")
+	}
+}

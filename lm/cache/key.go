@@ -13,7 +13,7 @@ import (
 
 // keyVersion is hashed first; change it when the key encoding or the value
 // codec changes, so old entries become unreachable instead of misread.
-const keyVersion = "godspy-lm-cache-v1"
+const keyVersion = "godspy-lm-cache-v2" // v2: the endpoint is in the key
 
 // keyWriter builds a canonical, unambiguous encoding of a request, to be
 // hashed: every field in a fixed order, every variable-length item prefixed
@@ -63,8 +63,8 @@ func (w *keyWriter) jsonValue(what string, v any) error {
 // requestKey returns the hex SHA-256 of everything in req that can change
 // the reply, plus the LM's identity. It never reads credentials: a Request
 // has none, and provider, model and salt are given by the caller.
-func requestKey(provider, model, salt string, req *lm.Request) (string, error) {
-	size := 128 + len(provider) + len(model) + len(salt) + len(req.Model)
+func requestKey(provider, endpoint, model, salt string, req *lm.Request) (string, error) {
+	size := 128 + len(provider) + len(endpoint) + len(model) + len(salt) + len(req.Model)
 	for _, m := range req.Messages {
 		size += 16 + len(m.Content) + len(m.Reasoning) + len(m.Name) + len(m.ToolCallID)
 		for _, tc := range m.ToolCalls {
@@ -74,6 +74,7 @@ func requestKey(provider, model, salt string, req *lm.Request) (string, error) {
 	w := keyWriter{b: make([]byte, 0, size)}
 	w.str(keyVersion)
 	w.str(provider)
+	w.str(endpoint)
 	if req.Model != "" {
 		model = req.Model
 	}
