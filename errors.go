@@ -9,16 +9,28 @@ import (
 // ErrNoLM is returned when a module runs with no LM configured anywhere.
 var ErrNoLM = errors.New("dspy: no LM configured: call dspy.Configure(dspy.WithLM(m)), use dspy.WithSettings(ctx, dspy.WithLM(m)), or give the module its own with dspy.WithLM")
 
-// InputError reports inputs that do not match the signature.
+// InputError reports inputs that do not match the signature: a missing
+// field, a field the signature does not have, or a value of the wrong type.
+// Its message names the field and, for a wrong type, the type wanted and
+// what came, in JSON's terms (never a Go type name), so it can be shown to
+// a client as it is.
 type InputError struct {
 	Signature *Signature
 	Field     string
-	Missing   bool // false: the field is not an input of the signature
+	// Missing is set when the field is an input that was not given.
+	Missing bool
+	// Want and Got are set when the value has the wrong type: the field's
+	// type as DSPy writes it ("int", "list[str]") and a description of the
+	// value given ("a string: \"ten\"", "an array", "null").
+	Want, Got string
 }
 
 func (e *InputError) Error() string {
-	if e.Missing {
+	switch {
+	case e.Missing:
 		return fmt.Sprintf("dspy: missing input field %q for signature %q", e.Field, e.Signature.String())
+	case e.Want != "":
+		return fmt.Sprintf("dspy: input field %q must be %s, got %s (signature %q)", e.Field, e.Want, e.Got, e.Signature.String())
 	}
 	var names []string
 	for _, f := range e.Signature.inputs {

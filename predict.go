@@ -118,7 +118,7 @@ func (p *Predict) ACall(ctx context.Context, in Inputs) *Future[*Prediction] {
 
 // Forward implements Module.
 func (p *Predict) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
-	if err := checkInputs(p.sig, in); err != nil {
+	if err := p.sig.CheckInputs(in); err != nil {
 		return nil, err
 	}
 	s := current(ctx)
@@ -146,22 +146,6 @@ func (p *Predict) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 		}
 	}
 	return pred, err
-}
-
-func checkInputs(sig *Signature, in Inputs) error {
-	for _, f := range sig.inputs {
-		if _, ok := in[f.Name]; !ok {
-			return &InputError{Signature: sig, Field: f.Name, Missing: true}
-		}
-	}
-	if len(in) > len(sig.inputs) {
-		for k := range in {
-			if _, ok := sig.Input(k); !ok {
-				return &InputError{Signature: sig, Field: k}
-			}
-		}
-	}
-	return nil
 }
 
 func (p *Predict) request() *lm.Request {

@@ -2,6 +2,7 @@ package dspy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -218,5 +219,61 @@ func TestNCompletions(t *testing.T) {
 	req := model.Requests()[0]
 	if req.N != 3 || req.MaxTokens != 50 || req.Temperature == nil || *req.Temperature != 0.7 {
 		t.Errorf("request options = n %d, max %d, temp %v", req.N, req.MaxTokens, req.Temperature)
+	}
+}
+
+// Wrong-typed inputs are an *InputError from Call, before any LM call.
+func TestCheckInputTypes(t *testing.T) {
+	sig := MustSignature("q, n: int, x: float, ok: bool, tags: list[str], meta: dict[str, int], lit: Literal['a', 'b'], v: Any -> answer")
+	good := func() Inputs {
+		return Inputs{"q": "s", "n": 3, "x": 1.5, "ok": true, "tags": []string{"a"}, "meta": map[string]any{"k": 1}, "lit": "a", "v": nil}
+	}
+	for _, tc := range []struct {
+		field string
+		value any
+		want  string // "" when the value is accepted
+	}{
+		{"n", "12", ""},
+		{"n", 4.0, ""},
+		{"n", json.Number("5"), ""},
+		{"x", "2.5", ""},
+		{"x", 3, ""},
+		{"ok", "true", ""},
+		{"tags", [2]string{"a", "b"}, ""},
+		{"meta", map[string]int{"k": 2}, ""},
+		{"v", []any{1, "x"}, ""},
+		{"n", "ten", `dspy: input field "n" must be int, got a string: "ten"`},
+		{"n", 2.5, `dspy: input field "n" must be int, got a number: 2.5`},
+		{"x", "NaN", `dspy: input field "x" must be float, got a string: "NaN"`},
+		{"ok", "yes", `dspy: input field "ok" must be bool, got a string: "yes"`},
+		{"q", 7, `dspy: input field "q" must be str, got a number: 7`},
+		{"q", nil, `dspy: input field "q" must be str, got null`},
+		{"tags", "a, b", `dspy: input field "tags" must be list[str], got a string: "a, b"`},
+		{"tags", []byte("ab"), `dspy: input field "tags" must be list[str], got an array`},
+		{"meta", map[string]any{"k": "one"}, `dspy: input field "meta" must be dict[str, int], got an object whose member "k" is a string: "one"`},
+		{"meta", map[int]int{1: 1}, `dspy: input field "meta" must be dict[str, int], got an object`},
+		{"lit", "c", `dspy: input field "lit" must be Literal['a', 'b'], got a string: "c" (not one of the allowed values)`},
+	} {
+		in := good()
+		in[tc.field] = tc.value
+		model := dspytest.Repeat(dspytest.ChatReply("answer", "x"))
+		_, err := NewPredict(sig, WithLM(model)).Call(context.Background(), in)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s = %#v: %v, want accepted", tc.field, tc.value, err)
+			}
+			continue
+		}
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Field != tc.field {
+			t.Errorf("%s = %#v: error %v, want an *InputError for %s", tc.field, tc.value, err, tc.field)
+			continue
+		}
+		if got, _, _ := strings.Cut(err.Error(), " (signature"); got != tc.want {
+			t.Errorf("%s = %#v: error\n got %s\nwant %s", tc.field, tc.value, got, tc.want)
+		}
+		if n := len(model.Requests()); n != 0 {
+			t.Errorf("%s = %#v: the LM got %d requests", tc.field, tc.value, n)
+		}
 	}
 }

@@ -232,7 +232,7 @@ func (r *ReAct) ACall(ctx context.Context, in Inputs) *Future[*Prediction] {
 
 // Forward implements Module.
 func (r *ReAct) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
-	if err := checkInputs(r.cfg.sig, in); err != nil {
+	if err := r.cfg.sig.CheckInputs(in); err != nil {
 		return nil, err
 	}
 	maxIters := r.cfg.maxIters

@@ -159,7 +159,7 @@ func (r *Refine) advise(ctx context.Context, in Inputs, named []NamedPredictor, 
 		"reward_code":        rewardDesc,
 		"target_threshold":   r.threshold,
 		"reward_value":       reward,
-		"module_names":       jsonText(names),
+		"module_names":       names,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dspy: Refine: feedback: %w", err)

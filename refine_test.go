@@ -49,7 +49,7 @@ func TestRefineAdviceReachesNextAttempt(t *testing.T) {
 		t.Errorf("first attempt has a hint:\n%s", first)
 	}
 	for _, want := range []string{
-		"[[ ## module_names ## ]]\n[\n  \"predict\"\n]",
+		"[[ ## module_names ## ]]\n[\"predict\"]",
 		"Module predict\n\tInput Fields:\n\t\t1. `question` (str)",
 		"The capital of Belgium is Brussels", // the trajectory and outputs
 		"\"module_name\": \"predict\"",

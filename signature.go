@@ -68,6 +68,34 @@ func (s *Signature) check() error {
 	return nil
 }
 
+// CheckInputs reports whether in fits s: every input field given, no other
+// field, and each value of the field's type. Python DSPy does not check
+// types; a wrong-typed input here never reaches the LM. The error is an
+// *InputError. Accepted values, per type: str a string; int an integer, a
+// float with an integral value, or a string holding an integer (as
+// pydantic's lax mode); float a number or a numeric string; bool a bool or
+// "true"/"false"; Literal one of its values; list[T] a slice or array of T;
+// dict[K, V] a map with string keys and V values; Any anything.
+func (s *Signature) CheckInputs(in Inputs) error {
+	for _, f := range s.inputs {
+		v, ok := in[f.Name]
+		if !ok {
+			return &InputError{Signature: s, Field: f.Name, Missing: true}
+		}
+		if got, ok := f.Type.accepts(v); !ok {
+			return &InputError{Signature: s, Field: f.Name, Want: f.Type.String(), Got: got}
+		}
+	}
+	if len(in) > len(s.inputs) {
+		for k := range in {
+			if _, ok := s.Input(k); !ok {
+				return &InputError{Signature: s, Field: k}
+			}
+		}
+	}
+	return nil
+}
+
 // Inputs returns a copy of the input fields, in order.
 func (s *Signature) Inputs() []Field { return slices.Clone(s.inputs) }
 

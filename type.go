@@ -1,7 +1,11 @@
 package dspy
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -287,4 +291,160 @@ func unquote(s string) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("must be quoted, as in 'value'")
+}
+
+// accepts reports whether v is a value of t (see Signature.CheckInputs),
+// and else describes v in JSON's terms.
+func (t Type) accepts(v any) (got string, ok bool) {
+	if t.kind == KindAny {
+		return "", true
+	}
+	if v == nil {
+		return "null", false
+	}
+	switch t.kind {
+	case KindStr:
+		switch v.(type) {
+		case string:
+			return "", true
+		case json.Number: // a string type, but a number
+			return describeValue(v), false
+		}
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+			return "", true // a named string type
+		}
+	case KindInt:
+		if isInteger(v) {
+			return "", true
+		}
+	case KindFloat:
+		if isNumber(v) {
+			return "", true
+		}
+	case KindBool:
+		switch x := v.(type) {
+		case bool:
+			return "", true
+		case string:
+			if x == "true" || x == "false" {
+				return "", true
+			}
+		}
+	case KindLiteral:
+		s, isStr := v.(string)
+		if isStr && slices.Contains(t.values, s) {
+			return "", true
+		}
+		if isStr {
+			return describeValue(v) + " (not one of the allowed values)", false
+		}
+	case KindList:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() != reflect.Uint8 || rv.Kind() == reflect.Array {
+			elem := t.elem()
+			for i := range rv.Len() {
+				if g, ok := elem.accepts(rv.Index(i).Interface()); !ok {
+					return fmt.Sprintf("an array whose item %d is %s", i, g), false
+				}
+			}
+			return "", true
+		}
+	case KindDict:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() == reflect.Map && rv.Type().Key().Kind() == reflect.String {
+			elem := t.elem()
+			iter := rv.MapRange()
+			for iter.Next() {
+				if g, ok := elem.accepts(iter.Value().Interface()); !ok {
+					return fmt.Sprintf("an object whose member %q is %s", iter.Key().String(), g), false
+				}
+			}
+			return "", true
+		}
+	default:
+		return "", true // a kind with its own rules (checked where it is used)
+	}
+	return describeValue(v), false
+}
+
+// isInteger reports whether v is an integer: a Go integer, an integral
+// float, a json.Number or string holding one.
+func isInteger(v any) bool {
+	switch x := v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return true
+	case float64:
+		return x == math.Trunc(x) && !math.IsInf(x, 0)
+	case float32:
+		return float64(x) == math.Trunc(float64(x)) && !math.IsInf(float64(x), 0)
+	case json.Number:
+		if _, err := x.Int64(); err == nil {
+			return true
+		}
+		f, err := x.Float64()
+		return err == nil && f == math.Trunc(f)
+	case string:
+		_, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		return err == nil
+	}
+	return false
+}
+
+// isNumber reports whether v is a number or a string holding one.
+func isNumber(v any) bool {
+	switch x := v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return true
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case float32:
+		return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
+	case json.Number:
+		_, err := x.Float64()
+		return err == nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+	}
+	return false
+}
+
+// describeValue names v's kind in JSON's terms, with a short quote of
+// strings and numbers: what a client sent, without Go type names.
+func describeValue(v any) string {
+	quote := func(s string) string {
+		if len(s) > 40 {
+			s = s[:37] + "..."
+		}
+		return strconv.Quote(s)
+	}
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string: " + quote(x)
+	case bool:
+		return fmt.Sprintf("%v", x)
+	case json.Number:
+		return "a number: " + x.String()
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return fmt.Sprintf("a number: %v", x)
+	}
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string: " + quote(reflect.ValueOf(v).String())
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return "a pointer"
+	}
+	return "a value of another kind"
 }

@@ -59,8 +59,9 @@ func WithLogger(l *slog.Logger) HandlerOption {
 // ({"predict_name", "signature_field_name", "chunk", "is_last_chunk"}),
 // "prediction" ({"prediction": {...}}, as DSPy's streaming_response keys
 // it), "error" ({"error": ...}, a user-facing message only), then
-// "data: [DONE]". A missing or unknown input field is a 400 naming it; a
-// body over the limit is a 413. When the client goes away, the run and its
+// "data: [DONE]". A missing or unknown input field, or one whose value does
+// not fit the signature's type, is a 400 naming it (and the type wanted and
+// what came); a body over the limit is a 413. When the client goes away, the run and its
 // LM requests are cancelled.
 func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	cfg := handlerConfig{maxBody: 1 << 20, writeTimeout: 30 * time.Second}
@@ -70,19 +71,22 @@ func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	if cfg.inputs == nil {
-		if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
-			for _, f := range s.Signature().Inputs() {
-				cfg.inputs = append(cfg.inputs, f.Name)
-			}
+	var sig *dspy.Signature
+	if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
+		sig = s.Signature()
+	}
+	if cfg.inputs == nil && sig != nil {
+		for _, f := range sig.Inputs() {
+			cfg.inputs = append(cfg.inputs, f.Name)
 		}
 	}
-	return &handler{p: p, cfg: cfg}
+	return &handler{p: p, cfg: cfg, sig: sig}
 }
 
 type handler struct {
 	p   *Program
 	cfg handlerConfig
+	sig *dspy.Signature // the program's, when it has one: inputs are type-checked
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
@@ -197,19 +201,24 @@ func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Input
 	body := http.MaxBytesReader(w, r.Body, h.cfg.maxBody)
 	dec := json.NewDecoder(body)
 	dec.UseNumber()
-	var in map[string]any
-	if err := dec.Decode(&in); err != nil {
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
 			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.cfg.maxBody)
-		}
-		if errors.Is(err, io.EOF) {
+		case errors.Is(err, io.EOF):
 			return nil, http.StatusBadRequest, "request body is empty: send a JSON object of inputs"
+		case errors.As(err, &se):
+			return nil, http.StatusBadRequest, fmt.Sprintf("request body is not valid JSON (%v at byte %d): send a JSON object of inputs", se, se.Offset)
 		}
-		return nil, http.StatusBadRequest, "request body is not a JSON object of inputs: " + err.Error()
+		return nil, http.StatusBadRequest, "request body is not valid JSON: send a JSON object of inputs"
 	}
-	if in == nil {
-		return nil, http.StatusBadRequest, "request body must be a JSON object of inputs"
+	in, ok := raw.(map[string]any)
+	if !ok {
+		// Say what came in JSON's terms, never as a Go type.
+		return nil, http.StatusBadRequest, "request body must be a JSON object of inputs, not " + jsonKind(raw)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
@@ -241,7 +250,31 @@ func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Input
 			}
 		}
 	}
+	if h.sig != nil {
+		// Wrong-typed inputs never reach the LM.
+		var ie *dspy.InputError
+		if err := h.sig.CheckInputs(in); errors.As(err, &ie) && ie.Want != "" {
+			return nil, http.StatusBadRequest, fmt.Sprintf("input field %q must be %s, got %s", ie.Field, ie.Want, ie.Got)
+		}
+	}
 	return dspy.Inputs(in), 0, ""
+}
+
+// jsonKind names a decoded JSON value's kind, with an article.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "another value"
 }
 
 // UserMessage is the part of a run's error that is safe to show to the

@@ -101,6 +101,52 @@ func TestHandlerStreamsEvents(t *testing.T) {
 	}
 }
 
+// Inputs are checked against the signature's types before any LM call, and
+// the message a client gets names the field, the type and what came, never
+// a Go type.
+func TestHandlerInputTypes(t *testing.T) {
+	model := dspytest.Repeat(dspytest.ChatReply("answer", "ok"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question, n: int, tags: list[str], mode: Literal['fast', 'slow'] -> answer"),
+		streaming.WithListeners(streaming.NewListener("answer")))
+	srv := serve(t, withLM(streaming.Handler(prog), model))
+	for _, tt := range []struct {
+		name, body, msg string
+	}{
+		{"string for int", `{"question": "q", "n": "not a number", "tags": [], "mode": "fast"}`, `input field "n" must be int, got a string: "not a number"`},
+		{"float for int", `{"question": "q", "n": 2.5, "tags": [], "mode": "fast"}`, `input field "n" must be int, got a number: 2.5`},
+		{"array for str", `{"question": ["a"], "n": 1, "tags": [], "mode": "fast"}`, `input field "question" must be str, got an array`},
+		{"object for list", `{"question": "q", "n": 1, "tags": {"a": 1}, "mode": "fast"}`, `input field "tags" must be list[str], got an object`},
+		{"bad list item", `{"question": "q", "n": 1, "tags": ["a", 2], "mode": "fast"}`, `input field "tags" must be list[str], got an array whose item 1 is a number: 2`},
+		{"null", `{"question": null, "n": 1, "tags": [], "mode": "fast"}`, `input field "question" must be str, got null`},
+		{"literal", `{"question": "q", "n": 1, "tags": [], "mode": "medium"}`, `input field "mode" must be Literal['fast', 'slow'], got a string: "medium" (not one of the allowed values)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct{ Error string }
+			json.NewDecoder(resp.Body).Decode(&got)
+			if resp.StatusCode != 400 || got.Error != tt.msg {
+				t.Errorf("POST %s = %d %q, want 400 %q", tt.body, resp.StatusCode, got.Error, tt.msg)
+			}
+		})
+	}
+	if n := len(model.Requests()); n != 0 {
+		t.Errorf("the LM got %d requests for bad inputs, want 0", n)
+	}
+	// A numeric string is an int, as in pydantic's lax mode.
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"question": "q", "n": "7", "tags": ["x"], "mode": "slow"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("good inputs: status %d", resp.StatusCode)
+	}
+}
+
 func TestHandlerBadRequests(t *testing.T) {
 	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
 	srv := serve(t, withLM(streaming.Handler(prog, streaming.WithMaxBodyBytes(64)), dspytest.Repeat("unused")))
@@ -111,8 +157,10 @@ func TestHandlerBadRequests(t *testing.T) {
 	}{
 		{"missing field", `{}`, 400, `missing input field "question"`},
 		{"unknown field", `{"question": "q", "extra": 1}`, 400, `unknown input field "extra"`},
-		{"not json", `question=q`, 400, "request body is not a JSON object of inputs: invalid character 'q' looking for beginning of value"},
-		{"array", `["q"]`, 400, "request body is not a JSON object of inputs: json: cannot unmarshal array into Go value of type map[string]interface {}"},
+		{"not json", `question=q`, 400, "request body is not valid JSON (invalid character 'q' looking for beginning of value at byte 1): send a JSON object of inputs"},
+		{"array", `["q"]`, 400, "request body must be a JSON object of inputs, not an array"},
+		{"string", `"q"`, 400, "request body must be a JSON object of inputs, not a string"},
+		{"null", `null`, 400, "request body must be a JSON object of inputs, not null"},
 		{"empty", ``, 400, "request body is empty: send a JSON object of inputs"},
 		{"too large", `{"question": "` + strings.Repeat("x", 100) + `"}`, 413, "request body is over the limit of 64 bytes"},
 		{"trailing data", `{"question": "q"} {}`, 400, "request body has data after the JSON object"},
