@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind is the shape of a field's value.
@@ -412,12 +413,7 @@ func isNumber(v any) bool {
 // describeValue names v's kind in JSON's terms, with a short quote of
 // strings and numbers: what a client sent, without Go type names.
 func describeValue(v any) string {
-	quote := func(s string) string {
-		if len(s) > 40 {
-			s = s[:37] + "..."
-		}
-		return strconv.Quote(s)
-	}
+	quote := func(s string) string { return strconv.Quote(clip(s)) }
 	switch x := v.(type) {
 	case nil:
 		return "null"
@@ -426,7 +422,7 @@ func describeValue(v any) string {
 	case bool:
 		return fmt.Sprintf("%v", x)
 	case json.Number:
-		return "a number: " + x.String()
+		return "a number: " + clip(x.String())
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 		return fmt.Sprintf("a number: %v", x)
 	}
@@ -447,4 +443,17 @@ func describeValue(v any) string {
 		return "a pointer"
 	}
 	return "a value of another kind"
+}
+
+// clip shortens s to at most 40 bytes (on a rune boundary), so that an error
+// never echoes a large input.
+func clip(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	i := 37
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }

@@ -210,6 +210,8 @@ func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Input
 			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.cfg.maxBody)
 		case errors.Is(err, io.EOF):
 			return nil, http.StatusBadRequest, "request body is empty: send a JSON object of inputs"
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, http.StatusBadRequest, "request body ends in the middle of its JSON: send a whole JSON object of inputs"
 		case errors.As(err, &se):
 			return nil, http.StatusBadRequest, fmt.Sprintf("request body is not valid JSON (%v at byte %d): send a JSON object of inputs", se, se.Offset)
 		}
