@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,6 +118,42 @@ func TestBatchDefaultConcurrencyWithPredict(t *testing.T) {
 	for i, r := range res {
 		if r.Err != nil || r.Prediction.Get("answer") != "ok" {
 			t.Errorf("item %d: %v %v", i, r.Prediction, r.Err)
+		}
+	}
+}
+
+type panicky struct{ at string }
+
+func (p panicky) Forward(_ context.Context, in Inputs) (*Prediction, error) {
+	if in["q"] == p.at {
+		var m map[string]int
+		m["x"]++ // a runtime error, as a real bug would be
+	}
+	return NewPrediction([]string{"a"}, map[string]any{"a": in["q"]}), nil
+}
+
+// A panicking item is that item's *PanicError; the others run and the
+// process goes on.
+func TestBatchPanicIsItemError(t *testing.T) {
+	inputs := []Inputs{{"q": "1"}, {"q": "boom"}, {"q": "3"}}
+	res, err := Batch(context.Background(), panicky{at: "boom"}, inputs, BatchOptions{Concurrency: 2})
+	if err != nil {
+		t.Fatalf("Batch() error = %v", err)
+	}
+	var pe *PanicError
+	if !errors.As(res[1].Err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "assignment to entry in nil map") {
+		t.Fatalf("item 1: err = %v, want a *PanicError with the runtime error", res[1].Err)
+	}
+	var re runtime.Error
+	if !errors.As(res[1].Err, &re) {
+		t.Errorf("item 1: the PanicError does not unwrap to the runtime.Error")
+	}
+	if !strings.Contains(string(pe.Stack), "batch_test.go") {
+		t.Errorf("the stack does not show where it panicked:\n%s", pe.Stack)
+	}
+	for _, i := range []int{0, 2} {
+		if res[i].Err != nil || res[i].Prediction.Get("a") != inputs[i]["q"] {
+			t.Errorf("item %d = %v, %v; want its own prediction", i, res[i].Prediction, res[i].Err)
 		}
 	}
 }

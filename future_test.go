@@ -38,20 +38,35 @@ func TestGatherFirstErrorCancelsRest(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	cancelled := make(chan int, 10)
+	release := make(chan struct{}) // ends the futures should the bug be back
+	defer close(release)
 	var futs []*Future[int]
 	for i := range 5 {
 		futs = append(futs, Go(ctx, func(ctx context.Context) (int, error) {
 			if i == 3 {
 				return 0, boom
 			}
-			<-ctx.Done() // the others wait until cancelled
-			cancelled <- i
-			return 0, ctx.Err()
+			select { // the others wait until cancelled
+			case <-ctx.Done():
+				cancelled <- i
+				return 0, ctx.Err()
+			case <-release:
+				return 0, errors.New("never cancelled")
+			}
 		}))
 	}
-	_, err := Gather(ctx, futs...)
-	if !errors.Is(err, boom) {
-		t.Fatalf("Gather error = %v, want %v", err, boom)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Gather(ctx, futs...)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) {
+			t.Fatalf("Gather error = %v, want %v", err, boom)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Gather did not return 5 s after a future failed: the others were not cancelled")
 	}
 	if len(cancelled) != 4 {
 		t.Errorf("%d futures saw cancellation before Gather returned, want 4", len(cancelled))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -250,6 +251,54 @@ func TestHandlerDisconnectCancelsLMRequest(t *testing.T) {
 	}
 	if n := lmSrv.Active(); n != 0 {
 		t.Errorf("%d LM requests still active", n)
+	}
+}
+
+// A client that leaves before the first token cancels the run: the LM
+// request is cancelled although the handler never wrote a byte (so no
+// failed write can have noticed).
+func TestHandlerDisconnectBeforeFirstToken(t *testing.T) {
+	lmSrv := dspytest.NewServer(
+		dspytest.WithAnswers(dspytest.Answer{Text: dspytest.ChatReply("answer", "late")}),
+		dspytest.WithTimeToFirstToken(time.Minute))
+	defer lmSrv.Close()
+	model := openai.New("test-model", openai.WithBaseURL(lmSrv.URL()), openai.WithAPIKey("sk-test"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		streaming.Handler(prog).ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithLM(model))))
+	})
+	srv := serve(t, h)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, strings.NewReader(`{"question": "slow?"}`))
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	waitFor(t, 5*time.Second, "the LM request to arrive", func() bool { return lmSrv.Active() == 1 })
+	cancel() // the client leaves; nothing has been written to it
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("client: %v, want its own cancellation", err)
+	}
+	waitFor(t, 5*time.Second, "the LM server to see the request cancelled", func() bool { return lmSrv.Disconnects() == 1 })
+	waitFor(t, 5*time.Second, "no LM request left active", func() bool { return lmSrv.Active() == 0 })
+}
+
+// waitFor polls cond until it holds, failing with what it waited for after
+// d: a bounded wait, never a hang.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -49,7 +49,10 @@ func (p *Program) newRun(ctx context.Context) *run {
 // run has been cancelled.
 func (r *run) send(ev Event) error {
 	if r.yield != nil {
-		if r.stopped {
+		if r.stopped || r.inYield {
+			// inYield still set: the consumer's loop body panicked and
+			// deferred code is sending while the panic unwinds; yield
+			// must not be called again.
 			return errConsumerGone
 		}
 		r.inYield = true

@@ -298,15 +298,44 @@ func TestChanDeliversEventsAndErrors(t *testing.T) {
 	}
 }
 
+// Cancelling ctx stops a Chan run: the channel closes promptly, after at
+// most a few more events, and any error it reports is the cancellation.
 func TestChanCancel(t *testing.T) {
-	model := dspytest.Repeat(dspytest.ChatReply("answer", strings.Repeat("x", 5000)))
+	const total = 5000
+	model := dspytest.Repeat(dspytest.ChatReply("answer", strings.Repeat("x", total)))
 	model.ChunkSize = 1
 	prog := streaming.MustStreamify(dspy.NewPredict("q -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
 	ctx, cancel := context.WithCancel(lmCtx(model))
+	defer cancel()
 	ch := prog.Chan(ctx, dspy.Inputs{"q": "?"})
-	<-ch
+	if _, ok := (<-ch).(*streaming.StreamResponse); !ok {
+		t.Fatal("first event is not a chunk")
+	}
 	cancel()
-	for range ch { // closes promptly
+	after := 0
+	timeout := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				open = false
+				break
+			}
+			after++
+			switch e := ev.(type) {
+			case *streaming.ErrorEvent:
+				if !errors.Is(e.Err, context.Canceled) {
+					t.Errorf("ErrorEvent %v, want the cancellation", e.Err)
+				}
+			case *streaming.Final:
+				t.Error("a cancelled run delivered its Final prediction")
+			}
+		case <-timeout:
+			t.Fatalf("the channel was not closed 5 s after cancel (%d events since)", after)
+		}
+	}
+	if after > 8 {
+		t.Errorf("%d events arrived after cancel (of %d): the run went on", after, total)
 	}
 }
 
@@ -416,5 +445,87 @@ func TestCustomStatusProviderAndFinishSilent(t *testing.T) {
 	// No message for the finish tool; the predictor is field P of agentish.
 	if d := cmp.Diff([]string{"status Thinking...", "last p/answer", "final"}, log); d != "" {
 		t.Errorf("log (-want +got):\n%s", d)
+	}
+}
+
+type panicModule struct{ P *dspy.Predict }
+
+func (m *panicModule) Forward(ctx context.Context, in dspy.Inputs) (*dspy.Prediction, error) {
+	if _, err := m.P.Call(ctx, in); err != nil {
+		return nil, err
+	}
+	panic("module bug")
+}
+
+// A panic in the program is the stream's last element, a *dspy.PanicError,
+// on the run goroutine (a custom module), on the inline path (a Predict
+// whose adapter panics) and through Chan; the process goes on.
+func TestStreamPanicIsLastError(t *testing.T) {
+	reply := dspytest.ChatReply("answer", "fine")
+	for _, tc := range []struct {
+		name string
+		prog *streaming.Program
+		want string
+	}{
+		{"run goroutine", streaming.MustStreamify(&panicModule{P: dspy.NewPredict("q -> answer")}, streaming.WithListeners(streaming.NewListener("answer"))), "module bug"},
+		{"inline", streaming.MustStreamify(dspy.NewPredict("q -> answer", dspy.WithAdapter(panicAdapter{})), streaming.WithListeners(streaming.NewListener("answer"))), "adapter bug"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var last error
+			events := 0
+			for ev, err := range tc.prog.Stream(lmCtx(dspytest.Repeat(reply)), dspy.Inputs{"q": "?"}) {
+				if err != nil {
+					last = err
+					continue
+				}
+				events++
+				_ = ev
+			}
+			var pe *dspy.PanicError
+			if !errors.As(last, &pe) || pe.Value != tc.want {
+				t.Fatalf("last element = %v, want a *dspy.PanicError(%q)", last, tc.want)
+			}
+			if events == 0 {
+				t.Error("no event before the panic: the answer streamed first")
+			}
+			var ee *streaming.ErrorEvent
+			for ev := range tc.prog.Chan(lmCtx(dspytest.Repeat(reply)), dspy.Inputs{"q": "?"}) {
+				if e, ok := ev.(*streaming.ErrorEvent); ok {
+					ee = e
+				}
+			}
+			if ee == nil || !errors.As(ee.Err, &pe) {
+				t.Errorf("Chan: last event %v, want an *ErrorEvent with the PanicError", ee)
+			}
+		})
+	}
+}
+
+// panicAdapter parses like ChatAdapter but panics in Parse: the program
+// panics after its answer streamed.
+type panicAdapter struct{ dspy.ChatAdapter }
+
+func (panicAdapter) Parse(*dspy.Signature, string) (map[string]any, error) { panic("adapter bug") }
+
+// A panic in the consumer's own loop body is the consumer's: it is not
+// turned into an error (it reaches the consumer's deferred recover, stack
+// intact), also on the inline path, where the body runs inside the program.
+func TestStreamConsumerPanicPropagates(t *testing.T) {
+	prog := streaming.MustStreamify(dspy.NewPredict("q -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		for ev, err := range prog.Stream(lmCtx(dspytest.Repeat(dspytest.ChatReply("answer", "fine"))), dspy.Inputs{"q": "?"}) {
+			if err != nil {
+				t.Errorf("stream error %v: the consumer's panic became an error", err)
+				return nil
+			}
+			if _, ok := ev.(*streaming.StreamResponse); ok {
+				panic("consumer bug")
+			}
+		}
+		return nil
+	}()
+	if got != "consumer bug" {
+		t.Fatalf("recovered %v, want the consumer's own panic", got)
 	}
 }
