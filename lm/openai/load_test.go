@@ -41,6 +41,7 @@ func TestLoad2000Streams(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	c := openai.New("m", openai.WithBaseURL(srv.URL()), openai.WithHTTPClient(&http.Client{Transport: tr}), openai.WithRetry(lm.NoRetry()))
 
+	baseGoroutines := runtime.NumGoroutine() // before the sampler's own
 	var peakInuse, peakSys atomic.Uint64
 	stop := make(chan struct{})
 	var sampler sync.WaitGroup
@@ -97,5 +98,20 @@ func TestLoad2000Streams(t *testing.T) {
 		float64(peakInuse.Load())/(1<<20), float64(before.HeapInuse)/(1<<20), float64(peakSys.Load())/(1<<20))
 	if wall > 60*time.Second {
 		t.Errorf("wall %v, far off the ideal %v", wall, ideal)
+	}
+	// About 120 MiB is typical; far more means something is retained per
+	// stream.
+	if p := peakInuse.Load(); p > 320<<20 {
+		t.Errorf("peak HeapInuse %.1f MiB, want < 320 MiB", float64(p)/(1<<20))
+	}
+	// Every stream's goroutines have ended: back to the baseline exactly,
+	// once the idle connections are closed (bounded wait).
+	tr.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() != baseGoroutines {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10 s after the load, baseline %d", runtime.NumGoroutine(), baseGoroutines)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
