@@ -255,3 +255,38 @@ func TestReActHostileToolCalls(t *testing.T) {
 	row(t, areaHostile, "ReAct: the LM calls an unknown tool, sends code as tool arguments, then arguments that are not JSON",
 		"unknown tool and bad arguments are \"Execution error in …\" observations and the loop goes on; unparsable arguments end the loop (as in DSPy) and the answer is extracted; canary file never created")
 }
+
+// Inputs of the wrong type are refused before any LM call, with a message
+// a client can act on.
+func TestHandlerWrongTypedInput(t *testing.T) {
+	model := dspytest.Repeat(dspytest.ChatReply("answer", "fine"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question, n: int -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	h := streaming.Handler(prog)
+	srv := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(dspy.WithSettings(r.Context(), dspy.WithLM(model))))
+	}))
+	for _, tc := range []struct{ body, want string }{
+		{`{"question": "q", "n": "not a number"}`, `input field "n" must be int, got a string: "not a number"`},
+		{`{"question": ["a", "b"], "n": 1}`, `input field "question" must be str, got an array`},
+		{`{"question": {"$gt": ""}, "n": 1}`, `input field "question" must be str, got an object`},
+	} {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || got.Error != tc.want {
+			t.Errorf("POST %s = %d %q, want 400 %q", tc.body, resp.StatusCode, got.Error, tc.want)
+		}
+		if strings.Contains(got.Error, "interface") || strings.Contains(got.Error, "map[") {
+			t.Errorf("the message names a Go type: %q", got.Error)
+		}
+	}
+	if n := len(model.Requests()); n != 0 {
+		t.Errorf("the LM got %d requests", n)
+	}
+	row(t, areaHostile, "Handler: wrong-typed inputs for `question, n: int -> answer` (`\"n\": \"not a number\"`, an array or an object for a str)",
+		"400 before any LM call, naming the field, the type wanted and what came (`input field \"n\" must be int, got a string: \"not a number\"`); no Go type names")
+}

@@ -15,6 +15,7 @@ const (
 	areaLoad    = "Load"
 	areaHostile = "Hostile input"
 	areaSecret  = "Secrets"
+	areaPanic   = "Panic"
 	areaFuzz    = "Fuzz corpus"
 )
 
