@@ -67,6 +67,9 @@ type decoder struct {
 // decode handles one event. It returns the chunk to yield (ok false for
 // none) or the stream's error.
 func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
+	if len(data) == 0 && string(name) != "error" {
+		return ch, false, nil // "data:" alone: dispatched by the SSE standard, holds no event
+	}
 	ev := &d.ev
 	*ev = event{}
 	if err := d.json.Decode(data, ev); err != nil {

@@ -135,6 +135,9 @@ func (c *Client) eventError(data []byte, h http.Header) error {
 // decodeChunk decodes one chunk into st's reused structs and returns what
 // choice 0 adds.
 func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Chunk, error) {
+	if len(data) == 0 {
+		return lm.Chunk{}, nil // "data:" alone: dispatched by the SSE standard, holds no chunk
+	}
 	w := &st.head
 	w.reset()
 	var err error
