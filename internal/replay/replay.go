@@ -3,10 +3,14 @@
 package replay
 
 import (
+	"errors"
+	"iter"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -69,4 +73,35 @@ func PieceServer(t testing.TB, body []byte, seed uint64) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Collect drains a stream as a consumer would and checks the stream
+// contract on the way: nothing after an error, and an *lm.StreamError's
+// Partial holds exactly what was delivered. It returns the assembled
+// response (nil if the stream failed) and the stream's error.
+func Collect(t testing.TB, seq iter.Seq2[lm.Chunk, error]) (*lm.Response, error) {
+	t.Helper()
+	var acc lm.Accumulator
+	var last error
+	for ch, err := range seq {
+		if last != nil {
+			t.Fatalf("element after the error %v", last)
+		}
+		if err != nil {
+			last = err
+			continue
+		}
+		acc.Add(ch)
+	}
+	if last != nil {
+		var se *lm.StreamError
+		if errors.As(last, &se) {
+			if diff := cmp.Diff(acc.Response(), se.Partial); diff != "" {
+				t.Fatalf("StreamError.Partial is not what was delivered (-delivered +partial):\n%s", diff)
+			}
+		}
+		return nil, last
+	}
+	r := acc.Response()
+	return &r, nil
 }

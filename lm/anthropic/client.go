@@ -16,9 +16,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -95,7 +95,7 @@ func New(model string, opts ...Option) *Client {
 		o.apply(c)
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = provider.HTTPClient()
 	}
 	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
 	return c
@@ -111,17 +111,7 @@ func (c *Client) String() string { return "anthropic.Client(" + c.model + ")" }
 // GoString is String, for %#v.
 func (c *Client) GoString() string { return c.String() }
 
-// defaultHTTPClient keeps many idle connections per host, for many
-// concurrent calls; see lm/openai for the same choice.
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 1024
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-})
-
-const provider = "anthropic"
+const providerName = "anthropic"
 
 func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Response, http.Header, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
@@ -165,7 +155,7 @@ func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	e := &lm.APIError{Provider: provider, RequestID: h.Get("Request-Id")}
+	e := &lm.APIError{Provider: providerName, RequestID: h.Get("Request-Id")}
 	if json.Unmarshal(b, &env) == nil && env.Error != nil {
 		e.Type, e.Message = env.Error.Type, env.Error.Message
 	} else if s := strings.TrimSpace(string(b)); s != "" {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/internal/sse"
 	"github.com/godspy/dspy/lm"
 )
@@ -131,7 +131,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 		d.stopped = true
 		return ch, false, nil
 	case "error":
-		e := &lm.APIError{Provider: provider, Message: string(data)}
+		e := &lm.APIError{Provider: providerName, Message: string(data)}
 		if ev.Error != nil {
 			e.Type, e.Message = ev.Error.Type, ev.Error.Message
 		}
@@ -173,25 +173,16 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 }
 
 func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk) bool) (http.Header, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	resp, h, err := c.post(ctx, body, true)
+	s, h, err := provider.Open(ctx, providerName, c.idle, 0, func(ctx context.Context) (*http.Response, http.Header, error) {
+		return c.post(ctx, body, true)
+	})
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
-	var idle *time.Timer
-	if c.idle > 0 {
-		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
-		defer idle.Stop()
-	}
+	defer s.Close()
 	d := decoder{key: c.apiKey}
-	dec := sse.NewDecoder(resp.Body, 0)
-	for dec.Next() {
-		if idle != nil {
-			idle.Reset(c.idle)
-		}
-		ch, ok, err := d.decode(dec.Event(), dec.Data())
+	for s.Next() {
+		ch, ok, err := d.decode(s.Event(), s.Data())
 		if err != nil {
 			var api *lm.APIError
 			if errors.As(err, &api) {
@@ -206,17 +197,8 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 			return h, nil
 		}
 	}
-	if err := dec.Err(); err != nil {
-		if errors.Is(context.Cause(ctx), lm.ErrStreamIdle) {
-			return h, fmt.Errorf("anthropic: no event for %v: %w", c.idle, lm.ErrStreamIdle)
-		}
-		if cause := context.Cause(ctx); cause != nil {
-			return h, cause
-		}
-		if errors.Is(err, sse.ErrLineTooLong) {
-			return h, fmt.Errorf("anthropic: reading stream: %w: %w", lm.ErrMalformed, err)
-		}
-		return h, fmt.Errorf("anthropic: reading stream: %w", err)
+	if err := s.Err(); err != nil {
+		return h, err
 	}
 	if !d.finished {
 		return h, fmt.Errorf("anthropic: %w: %w", errNoFinish, io.ErrUnexpectedEOF)

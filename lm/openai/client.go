@@ -17,9 +17,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -123,7 +123,7 @@ func New(model string, opts ...Option) *Client {
 		o.apply(c)
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = provider.HTTPClient()
 	}
 	if c.maxField == "" {
 		c.maxField = "max_tokens"
@@ -160,20 +160,6 @@ func (c *Client) chatURL() string {
 	}
 	return u
 }
-
-// defaultHTTPClient is shared by all clients without WithHTTPClient so they
-// share connections. Its transport keeps up to 1024 idle connections per
-// host and does not cap connections per host: http.DefaultTransport keeps
-// only 2 idle per host, so hundreds of concurrent streams would churn
-// connections.
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 1024
-	t.MaxConnsPerHost = 0
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-})
 
 // post sends body and returns a 2xx response. A non-2xx answer is read,
 // closed and returned as an *lm.APIError with the response header, so the

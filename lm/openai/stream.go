@@ -3,13 +3,12 @@ package openai
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
-	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/internal/sse"
 	"github.com/godspy/dspy/lm"
 )
@@ -52,25 +51,16 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 // streamOnce makes one attempt. It returns nil when the stream ended well or
 // the consumer stopped, else the error and any response header.
 func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, emit func(lm.Chunk) bool) (http.Header, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	resp, h, err := c.post(ctx, body, true)
+	s, h, err := provider.Open(ctx, c.provider, c.idle, c.maxLine, func(ctx context.Context) (*http.Response, http.Header, error) {
+		return c.post(ctx, body, true)
+	})
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
-	var idle *time.Timer
-	if c.idle > 0 {
-		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
-		defer idle.Stop()
-	}
-	dec := sse.NewDecoder(resp.Body, c.maxLine)
-	for dec.Next() {
-		if idle != nil {
-			idle.Reset(c.idle)
-		}
-		data := dec.Data()
-		if ev := dec.Event(); len(ev) > 0 && string(ev) == "error" {
+	defer s.Close()
+	for s.Next() {
+		data := s.Data()
+		if ev := s.Event(); len(ev) > 0 && string(ev) == "error" {
 			return h, c.eventError(data, h)
 		}
 		if sse.IsDone(data) {
@@ -93,17 +83,8 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, e
 			return h, nil
 		}
 	}
-	if err := dec.Err(); err != nil {
-		if errors.Is(context.Cause(ctx), lm.ErrStreamIdle) {
-			return h, fmt.Errorf("%s: no event for %v: %w", c.provider, c.idle, lm.ErrStreamIdle)
-		}
-		if ctxErr := context.Cause(ctx); ctxErr != nil {
-			return h, ctxErr
-		}
-		if errors.Is(err, sse.ErrLineTooLong) {
-			return h, fmt.Errorf("%s: reading stream: %w: %w", c.provider, lm.ErrMalformed, err)
-		}
-		return h, fmt.Errorf("%s: reading stream: %w", c.provider, err)
+	if err := s.Err(); err != nil {
+		return h, err
 	}
 	if !st.finished {
 		return h, fmt.Errorf("%s: %w: %w", c.provider, errNoFinish, io.ErrUnexpectedEOF)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -137,28 +138,7 @@ func (c *Client) encode(req *lm.Request, stream bool) ([]byte, error) {
 			w.ResponseFormat.JSONSchema = &wireJSONSchema{Name: name, Schema: f.Schema, Strict: f.Strict}
 		}
 	}
-	b, err := json.Marshal(&w)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encoding request: %w", c.provider, err)
-	}
-	if len(req.Extra) == 0 {
-		return b, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: encoding request: %w", c.provider, err)
-	}
-	for k, v := range req.Extra {
-		if k == "stream" || k == "stream_options" {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: encoding extra field %q: %w", c.provider, k, err)
-		}
-		m[k] = raw
-	}
-	return json.Marshal(m)
+	return provider.Encode(c.provider, &w, req.Extra, "stream", "stream_options")
 }
 
 // Response side.
