@@ -44,6 +44,7 @@ type Client struct {
 	maxTokens   int
 	retry       lm.RetryPolicy
 	idle        time.Duration
+	redact      provider.Redactor
 }
 
 // Option configures a Client; the With functions of this package make them.
@@ -98,6 +99,7 @@ func New(model string, opts ...Option) *Client {
 		c.hc = provider.HTTPClient()
 	}
 	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
+	c.redact = provider.NewRedactor(c.apiKey, c.header)
 	return c
 }
 
@@ -158,32 +160,18 @@ func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
 	e := &lm.APIError{Provider: providerName, RequestID: h.Get("Request-Id")}
 	if json.Unmarshal(b, &env) == nil && env.Error != nil {
 		e.Type, e.Message = env.Error.Type, env.Error.Message
-	} else if s := strings.TrimSpace(string(b)); s != "" {
+	} else if s := strings.TrimSpace(c.redact.String(string(b))); s != "" { // before truncation
 		e.Message = s[:min(len(s), 500)]
 	}
-	scrubAPI(e, c.apiKey)
+	c.redact.APIError(e)
 	return e
-}
-
-// scrub removes key from text a server sent: a server may echo the
-// X-Api-Key header into an error body, a header or a malformed event.
-func scrub(s, key string) string {
-	if len(key) >= 4 && strings.Contains(s, key) {
-		s = strings.ReplaceAll(s, key, "[redacted]")
-	}
-	return s
-}
-
-// scrubAPI removes key from every field of e that a server wrote.
-func scrubAPI(e *lm.APIError, key string) {
-	e.Message, e.Type, e.Code, e.RequestID = scrub(e.Message, key), scrub(e.Type, key), scrub(e.Code, key), scrub(e.RequestID, key)
 }
 
 // Generate makes a blocking Messages call, retrying as the policy allows.
 func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
 	body, err := c.encode(req, false)
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
 	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
@@ -200,7 +188,7 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 		return h, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	return out, nil
 }

@@ -59,9 +59,9 @@ type decoder struct {
 	usage    wireUsage
 	toolIdx  []int // content block index -> tool call index, -1 if not a tool
 	tools    int
-	finished bool   // message_delta with a stop reason arrived
-	stopped  bool   // message_stop arrived
-	key      string // the API key, scrubbed from errors
+	finished bool // message_delta with a stop reason arrived
+	stopped  bool // message_stop arrived
+	redact   provider.Redactor
 }
 
 // decode handles one event. It returns the chunk to yield (ok false for
@@ -70,7 +70,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	ev := &d.ev
 	*ev = event{}
 	if err := d.json.Decode(data, ev); err != nil {
-		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, scrub(string(data), d.key), err)
+		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, d.redact.String(string(data)), err)
 	}
 	typ := string(name) // no allocation: compared, not kept
 	if len(name) == 0 {
@@ -135,7 +135,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 		if ev.Error != nil {
 			e.Type, e.Message = ev.Error.Type, ev.Error.Message
 		}
-		scrubAPI(e, d.key)
+		d.redact.APIError(e)
 		return ch, false, e
 	}
 	// ping, content_block_stop and unknown events carry nothing for us.
@@ -161,6 +161,7 @@ func (d *decoder) tool(block int) int {
 // rate_limit_error lm.ErrRateLimited).
 func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
+		yield = c.redact.Yield(yield)
 		body, err := c.encode(req, true)
 		if err != nil {
 			yield(lm.Chunk{}, err)
@@ -180,13 +181,13 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 		return h, err
 	}
 	defer s.Close()
-	d := decoder{key: c.apiKey}
+	d := decoder{redact: c.redact}
 	for s.Next() {
 		ch, ok, err := d.decode(s.Event(), s.Data())
 		if err != nil {
 			var api *lm.APIError
 			if errors.As(err, &api) {
-				api.RequestID = scrub(h.Get("Request-Id"), c.apiKey)
+				api.RequestID = c.redact.String(h.Get("Request-Id"))
 			}
 			return h, err
 		}

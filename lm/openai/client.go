@@ -41,6 +41,7 @@ type Client struct {
 	azure       bool
 	apiVersion  string
 	maxLine     int
+	redact      provider.Redactor
 }
 
 // Option configures a Client. Options are created by the With functions of
@@ -129,6 +130,7 @@ func New(model string, opts ...Option) *Client {
 		c.maxField = "max_tokens"
 	}
 	c.endpoint = c.chatURL()
+	c.redact = provider.NewRedactor(c.apiKey, c.header)
 	return c
 }
 
@@ -188,7 +190,7 @@ func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Resp
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", c.provider, c.scrubErr(err))
+		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -200,21 +202,16 @@ func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Resp
 // statusError builds the *lm.APIError of a non-2xx response.
 func (c *Client) statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	e := parseErrorBody(b)
+	// Redacted before parsing, so no truncation can cut a key in half.
+	e := parseErrorBody([]byte(c.redact.String(string(b))))
 	e.Provider = c.provider
 	e.StatusCode = resp.StatusCode
 	e.RequestID = requestID(resp.Header)
 	if e.Message == "" && e.Type == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	c.scrubAPI(e)
+	c.redact.APIError(e)
 	return e
-}
-
-// scrubAPI removes the API key from every field of e that a server wrote:
-// a server may echo the Authorization header into any of them.
-func (c *Client) scrubAPI(e *lm.APIError) {
-	e.Message, e.Type, e.Code, e.RequestID = c.scrub(e.Message), c.scrub(e.Type), c.scrub(e.Code), c.scrub(e.RequestID)
 }
 
 func requestID(h http.Header) string {
@@ -223,31 +220,6 @@ func requestID(h http.Header) string {
 	}
 	return h.Get("Request-Id")
 }
-
-// scrub removes the API key from text that came back from the server or the
-// transport, so it cannot reach an error message or a log.
-func (c *Client) scrub(s string) string {
-	if len(c.apiKey) >= 4 && strings.Contains(s, c.apiKey) {
-		s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
-	}
-	return s
-}
-
-func (c *Client) scrubErr(err error) error {
-	if len(c.apiKey) >= 4 && strings.Contains(err.Error(), c.apiKey) {
-		return &scrubbedError{msg: c.scrub(err.Error()), err: err}
-	}
-	return err
-}
-
-// scrubbedError keeps the chain of an error whose text held the key.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // RefusalError reports that the model refused (OpenAI's refusal field). It
 // matches lm.ErrRefusal.
@@ -266,7 +238,7 @@ func (e *RefusalError) Unwrap() error { return lm.ErrRefusal }
 func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
 	body, err := c.encode(req, false)
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
 	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
@@ -287,7 +259,7 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 		return h, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	return out, nil
 }

@@ -35,6 +35,7 @@ type streamState struct {
 // a finish reason fails with an error wrapping io.ErrUnexpectedEOF.
 func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
+		yield = c.redact.Yield(yield)
 		body, err := c.encode(req, true)
 		if err != nil {
 			yield(lm.Chunk{}, err)
@@ -104,12 +105,13 @@ func (c *Client) eventError(data []byte, h http.Header) error {
 	var env struct {
 		Error *wireError `json:"error"`
 	}
+	data = []byte(c.redact.String(string(data))) // before truncation
 	e := &lm.APIError{Message: truncate(string(data), 500)}
 	if json.Unmarshal(data, &env) == nil && env.Error != nil {
 		e = env.Error.apiError()
 	}
 	e.Provider, e.RequestID = c.provider, requestID(h)
-	c.scrubAPI(e)
+	c.redact.APIError(e)
 	return e
 }
 
@@ -129,12 +131,12 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 		err = st.json.Decode(data, &w.chunkBody)
 	}
 	if err != nil {
-		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.scrub(string(data)), err)
+		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.redact.String(string(data)), err)
 	}
 	if w.Error != nil {
 		e := w.Error.apiError()
 		e.Provider, e.RequestID = c.provider, requestID(h)
-		c.scrubAPI(e)
+		c.redact.APIError(e)
 		return lm.Chunk{}, e
 	}
 	ch := lm.Chunk{ID: st.id, Model: st.model}

@@ -291,7 +291,8 @@ func (c *Client) decodeResponse(b []byte, h http.Header) (*lm.Response, error) {
 	}
 	if w.Error != nil {
 		e := w.Error.apiError()
-		e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+		e.Provider, e.RequestID = c.provider, requestID(h)
+		c.redact.APIError(e)
 		return nil, e
 	}
 	out := &lm.Response{ID: w.ID, Model: w.Model, Choices: make([]lm.Choice, 0, len(w.Choices))}
