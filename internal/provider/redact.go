@@ -169,7 +169,8 @@ func (r Redactor) rebuild(err error, kids []error, many bool) error {
 		return &standMany{stand: s, kids: kids}
 	}
 	if ne, ok := err.(net.Error); ok {
-		return &standNet{standOne: standOne{stand: s, kid: kid}, timeout: ne.Timeout(), temporary: ne.Temporary()} //nolint:staticcheck // Temporary is kept as the original reports it
+		//lint:ignore SA1019 the stand-in reports Temporary as the original does
+		return &standNet{standOne: standOne{stand: s, kid: kid}, timeout: ne.Timeout(), temporary: ne.Temporary()}
 	}
 	return &standOne{stand: s, kid: kid}
 }
