@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -16,10 +17,11 @@ import (
 
 // Stream is the event stream of one streaming attempt. Its idle timer
 // cancels the attempt with lm.ErrStreamIdle when the server is silent for
-// the idle timeout: from the request until the response headers, and from
-// each call of Next until an event arrives. Time the consumer spends
-// between events does not count, so a slow reader is not taken for a
-// stalled server.
+// the idle timeout: from the request until the response headers, and while
+// Next waits for an event, re-armed by every byte that arrives (so
+// keep-alive comments and pings keep a thinking model's stream alive).
+// Time the consumer spends between events does not count, so a slow
+// reader is not taken for a stalled server.
 type Stream struct {
 	name   string
 	idle   time.Duration
@@ -53,7 +55,12 @@ func Open(ctx context.Context, name string, idle time.Duration, maxLine int, pos
 		return nil, h, err
 	}
 	s.resp = resp
-	s.dec = sse.NewDecoder(resp.Body, maxLine)
+	var body io.Reader = resp.Body
+	if s.timer != nil {
+		s.timer.Stop() // until Next waits
+		body = activity{resp.Body, s}
+	}
+	s.dec = sse.NewDecoder(body, maxLine)
 	return s, h, nil
 }
 
@@ -62,10 +69,24 @@ func (s *Stream) Next() bool {
 	if s.timer == nil {
 		return s.dec.Next()
 	}
-	s.timer.Reset(s.idle)
+	s.timer.Reset(s.idle) // the wait starts
 	ok := s.dec.Next()
-	s.timer.Stop()
+	s.timer.Stop() // the consumer's time
 	return ok
+}
+
+// activity re-arms the idle timer whenever bytes arrive.
+type activity struct {
+	r io.Reader
+	s *Stream
+}
+
+func (a activity) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.s.timer.Reset(a.s.idle)
+	}
+	return n, err
 }
 
 // Event returns the current event's name, valid until the next call of Next.

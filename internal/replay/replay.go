@@ -4,11 +4,13 @@ package replay
 
 import (
 	"errors"
+	"io"
 	"iter"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -104,4 +106,58 @@ func Collect(t testing.TB, seq iter.Seq2[lm.Chunk, error]) (*lm.Response, error)
 	}
 	r := acc.Response()
 	return &r, nil
+}
+
+// Paced is one event of a PacedTransport: Data written After the previous
+// one (or the response headers).
+type Paced struct {
+	After time.Duration
+	Data  string
+}
+
+// PacedTransport answers every request with 200 and an event stream that
+// writes its events on schedule, then ends the body, or, with Stall,
+// keeps it open until the request is canceled. HeaderDelay holds the
+// response headers back. Meant for a testing/synctest bubble, where the
+// schedule runs on the fake clock.
+type PacedTransport struct {
+	HeaderDelay time.Duration
+	Events      []Paced
+	Stall       bool
+}
+
+func (p *PacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	ctx := r.Context()
+	if p.HeaderDelay > 0 {
+		select {
+		case <-time.After(p.HeaderDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for _, e := range p.Events {
+			select {
+			case <-time.After(e.After):
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			}
+			if _, err := io.WriteString(pw, e.Data); err != nil {
+				return // the reader closed the body
+			}
+		}
+		if p.Stall {
+			<-ctx.Done()
+			pw.CloseWithError(ctx.Err())
+			return
+		}
+		pw.Close()
+	}()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr, Request: r}, nil
 }

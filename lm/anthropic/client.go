@@ -44,6 +44,7 @@ type Client struct {
 	maxTokens   int
 	retry       lm.RetryPolicy
 	idle        time.Duration
+	timeout     time.Duration
 	redact      provider.Redactor
 }
 
@@ -85,9 +86,31 @@ func WithMaxTokens(n int) Option { return optionFunc(func(c *Client) { c.maxToke
 // WithRetry sets the retry policy; the zero RetryPolicy is the default.
 func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
 
-// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event (pings
-// included) arrives for d. Zero (default) waits as long as ctx allows.
-func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+// DefaultIdleTimeout is the idle timeout of a stream without
+// WithIdleTimeout.
+const DefaultIdleTimeout = provider.DefaultIdleTimeout
+
+// DefaultTimeout bounds a blocking call without WithTimeout.
+const DefaultTimeout = provider.DefaultTimeout
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle (an *lm.StreamError
+// after output) when the server is silent for d: no response headers for d
+// after the request, or no event (pings included) for d after the previous one. Time the
+// consumer spends on a chunk does not count. The default is
+// DefaultIdleTimeout (60 s); a negative d waits as long as ctx allows. A
+// model that thinks for minutes before its first token needs more.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.idle = d })
+}
+
+// WithTimeout bounds each blocking call (Generate), its retries and their
+// waits included: after d it fails with an error matching
+// context.DeadlineExceeded. The default is DefaultTimeout (10 min); a
+// negative d waits as long as ctx allows. Streams are bounded by
+// WithIdleTimeout instead, since a healthy stream may run for long.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.timeout = d })
+}
 
 // New returns a client for model.
 func New(model string, opts ...Option) *Client {
@@ -100,6 +123,8 @@ func New(model string, opts ...Option) *Client {
 	}
 	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
 	c.redact = provider.NewRedactor(c.apiKey, c.header)
+	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
+	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
 	return c
 }
 
@@ -174,18 +199,20 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
-	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
-		resp, h, err := c.post(ctx, body, false)
-		if err != nil {
+	err = provider.Bound(ctx, providerName, c.timeout, func(ctx context.Context) error {
+		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+			resp, h, err := c.post(ctx, body, false)
+			if err != nil {
+				return h, err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return h, fmt.Errorf("anthropic: reading response: %w", err)
+			}
+			out, err = decodeMessage(b)
 			return h, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return h, fmt.Errorf("anthropic: reading response: %w", err)
-		}
-		out, err = decodeMessage(b)
-		return h, err
+		})
 	})
 	if err != nil {
 		return nil, c.redact.Error(err)

@@ -38,6 +38,7 @@ type Client struct {
 	maxField    string
 	retry       lm.RetryPolicy
 	idle        time.Duration
+	timeout     time.Duration
 	azure       bool
 	apiVersion  string
 	maxLine     int
@@ -101,10 +102,31 @@ func WithMaxTokensField(name string) Option {
 // WithRetry sets the retry policy. The zero RetryPolicy is the default.
 func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
 
-// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event arrives
-// for d after the response headers or the previous event. Zero (default)
-// waits as long as the context allows.
-func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+// DefaultIdleTimeout is the idle timeout of a stream without
+// WithIdleTimeout.
+const DefaultIdleTimeout = provider.DefaultIdleTimeout
+
+// DefaultTimeout bounds a blocking call without WithTimeout.
+const DefaultTimeout = provider.DefaultTimeout
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle (an *lm.StreamError
+// after output) when the server is silent for d: no response headers for d
+// after the request, or no event for d after the previous one. Time the
+// consumer spends on a chunk does not count. The default is
+// DefaultIdleTimeout (60 s); a negative d waits as long as ctx allows. A
+// model that thinks for minutes before its first token needs more.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.idle = d })
+}
+
+// WithTimeout bounds each blocking call (Generate), its retries and their
+// waits included: after d it fails with an error matching
+// context.DeadlineExceeded. The default is DefaultTimeout (10 min); a
+// negative d waits as long as ctx allows. Streams are bounded by
+// WithIdleTimeout instead, since a healthy stream may run for long.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.timeout = d })
+}
 
 // WithAzure switches to Azure OpenAI: the model name is the deployment, the
 // base URL the resource endpoint (https://NAME.openai.azure.com), the key goes
@@ -131,6 +153,8 @@ func New(model string, opts ...Option) *Client {
 	}
 	c.endpoint = c.chatURL()
 	c.redact = provider.NewRedactor(c.apiKey, c.header)
+	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
+	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
 	return c
 }
 
@@ -241,22 +265,24 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
-	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
-		resp, h, err := c.post(ctx, body, false)
-		if err != nil {
+	err = provider.Bound(ctx, c.provider, c.timeout, func(ctx context.Context) error {
+		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+			resp, h, err := c.post(ctx, body, false)
+			if err != nil {
+				return h, err
+			}
+			defer resp.Body.Close()
+			var buf []byte
+			if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
+				buf = make([]byte, 0, resp.ContentLength+1)
+			}
+			b := bytes.NewBuffer(buf)
+			if _, err := b.ReadFrom(resp.Body); err != nil {
+				return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
+			}
+			out, err = c.decodeResponse(b.Bytes(), h)
 			return h, err
-		}
-		defer resp.Body.Close()
-		var buf []byte
-		if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
-			buf = make([]byte, 0, resp.ContentLength+1)
-		}
-		b := bytes.NewBuffer(buf)
-		if _, err := b.ReadFrom(resp.Body); err != nil {
-			return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
-		}
-		out, err = c.decodeResponse(b.Bytes(), h)
-		return h, err
+		})
 	})
 	if err != nil {
 		return nil, c.redact.Error(err)
