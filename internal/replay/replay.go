@@ -9,6 +9,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,3 +164,41 @@ func (p *PacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}()
 	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr, Request: r}, nil
 }
+
+// Answer is one scripted reply of a Script.
+type Answer func(*http.Request) (*http.Response, error)
+
+// Script is a RoundTripper that answers the n-th request with Answers[n],
+// and every request after the last with the last answer. It counts the
+// requests, for exact attempt counts; it needs no network, so it works in
+// a testing/synctest bubble.
+type Script struct {
+	Answers []Answer
+	calls   atomic.Int32
+}
+
+func (s *Script) RoundTrip(r *http.Request) (*http.Response, error) {
+	i := int(s.calls.Add(1)) - 1
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return s.Answers[min(i, len(s.Answers)-1)](r)
+}
+
+// Calls is the number of requests answered.
+func (s *Script) Calls() int { return int(s.calls.Load()) }
+
+// Status answers with code, header h and body.
+func Status(code int, h http.Header, body string) Answer {
+	return func(r *http.Request) (*http.Response, error) {
+		hh := http.Header{}
+		for k, v := range h {
+			hh[k] = v
+		}
+		return &http.Response{StatusCode: code, Header: hh, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+}
+
+// Reset fails the request as a connection reset by the server.
+func Reset(*http.Request) (*http.Response, error) { return nil, syscall.ECONNRESET }

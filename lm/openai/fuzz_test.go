@@ -24,7 +24,7 @@ func FuzzStreamChunks(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]},\"finish_reason\":\"stop\"}]}\n\n"))
 	f.Add([]byte("event: error\ndata: {\"error\":{\"code\":429}}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, string(body))}}
+		ft := &replay.Script{Answers: []replay.Answer{replay.Status(200, nil, string(body))}}
 		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry()))
 		replay.Collect(t, c.Stream(t.Context(), &lm.Request{}))
 	})
