@@ -1,5 +1,7 @@
 // Package replay serves recorded LM streams to the providers' conformance
-// tests, and summarizes what a provider made of them.
+// tests and compares what a provider made of them with the expected values
+// stored beside each capture; it also holds the scripted and paced
+// transports the providers' fault tests share.
 package replay
 
 import (
@@ -19,43 +21,6 @@ import (
 
 	"github.com/godspy/dspy/lm"
 )
-
-// Summary is what a conformance test compares: the whole response, with
-// long texts cut to a head, a tail and a length.
-type Summary struct {
-	ID, Model, Finish string
-	Usage             lm.Usage
-	TextLen           int
-	TextHead          string
-	TextTail          string
-	ReasoningLen      int
-	ReasoningHead     string
-	Calls             []lm.ToolCall
-}
-
-// Summarize reduces a response to a Summary.
-func Summarize(r *lm.Response) Summary {
-	m := r.Choices[0].Message
-	return Summary{
-		ID: r.ID, Model: r.Model, Finish: r.Choices[0].FinishReason, Usage: r.Usage,
-		TextLen: len(m.Content), TextHead: head(m.Content, 40), TextTail: tail(m.Content, 20),
-		ReasoningLen: len(m.Reasoning), ReasoningHead: head(m.Reasoning, 40), Calls: m.ToolCalls,
-	}
-}
-
-func head(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
-}
 
 // PieceServer serves body as an event stream written in small random
 // pieces with a flush after each, so every boundary case of a decoder is
