@@ -396,7 +396,9 @@ type headerEcho struct {
 	Err     error
 }
 
-func (e headerEcho) Error() string { return "proxy: upstream failed for request " + e.Headers + ": " + e.Err.Error() }
+func (e headerEcho) Error() string {
+	return "proxy: upstream failed for request " + e.Headers + ": " + e.Err.Error()
+}
 func (e headerEcho) Unwrap() error { return e.Err }
 
 // echoBody yields first and then fails with an error echoing the headers.

@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -130,6 +131,14 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 	} else {
 		err = st.json.Decode(data, &w.chunkBody)
 	}
+	if err != nil && typeMismatch(err) {
+		// Content (or another field) of a type the fast struct does not
+		// take: a list of parts.
+		err = decodeParts(data, w)
+		if err == nil && !st.sawHead && (w.ID != "" || w.Model != "") {
+			st.id, st.model, st.sawHead = w.ID, w.Model, true
+		}
+	}
 	if err != nil {
 		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.redact.String(string(data)), err)
 	}
@@ -168,6 +177,14 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 		}
 	}
 	return ch, nil
+}
+
+// typeMismatch reports a JSON value of another type than the fast struct's
+// field. It is called only on the error path: errors.As makes its target
+// escape, which would cost an allocation on every chunk.
+func typeMismatch(err error) bool {
+	var ute *json.UnmarshalTypeError
+	return errors.As(err, &ute)
 }
 
 // callIndex numbers a tool-call fragment. Most servers send an index; some

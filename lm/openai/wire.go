@@ -272,7 +272,7 @@ type wireResponse struct {
 		Index   int `json:"index"`
 		Message struct {
 			Role             string         `json:"role"`
-			Content          string         `json:"content"`
+			Content          content        `json:"content"`
 			ReasoningContent string         `json:"reasoning_content"`
 			Reasoning        string         `json:"reasoning"`
 			Refusal          string         `json:"refusal"`
@@ -298,10 +298,11 @@ func (c *Client) decodeResponse(b []byte, h http.Header) (*lm.Response, error) {
 	out := &lm.Response{ID: w.ID, Model: w.Model, Choices: make([]lm.Choice, 0, len(w.Choices))}
 	for _, ch := range w.Choices {
 		m := ch.Message
-		if m.Refusal != "" && m.Content == "" && len(m.ToolCalls) == 0 {
-			return nil, &RefusalError{Refusal: m.Refusal}
+		refusal := m.Refusal + m.Content.refusal
+		if refusal != "" && m.Content.text == "" && len(m.ToolCalls) == 0 {
+			return nil, &RefusalError{Refusal: refusal}
 		}
-		msg := lm.Message{Role: lm.RoleAssistant, Content: m.Content, Reasoning: m.ReasoningContent}
+		msg := lm.Message{Role: lm.RoleAssistant, Content: m.Content.text, Reasoning: m.ReasoningContent + m.Content.reasoning}
 		if msg.Reasoning == "" {
 			msg.Reasoning = m.Reasoning
 		}
