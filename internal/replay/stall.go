@@ -112,3 +112,29 @@ func repeat(p Paced, n int) []Paced {
 	}
 	return out
 }
+
+// ConfigErrorTests checks that a client whose base URL has a scheme
+// net/http cannot send fails at once, blocking and streaming: no backoff
+// wait on synctest's fake clock, an error matching lm.ErrConfig and not
+// retryable, naming url (the full endpoint) and not key. m is built with
+// that URL and key and the default retry policy.
+func ConfigErrorTests(t *testing.T, m func() lm.LM, url, key string) {
+	synctest.Test(t, func(t *testing.T) {
+		c := m()
+		req := &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "x"}}}
+		start := time.Now()
+		_, gerr := c.Generate(t.Context(), req)
+		_, serr := lm.Collect(c.Stream(t.Context(), req))
+		if d := time.Since(start); d != 0 {
+			t.Errorf("took %v: a configuration error was retried", d)
+		}
+		for _, err := range []error{gerr, serr} {
+			if !errors.Is(err, lm.ErrConfig) || lm.Retryable(err) {
+				t.Errorf("err = %v, want lm.ErrConfig, not retryable", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, url) || strings.Contains(msg, key) {
+				t.Errorf("err = %q, want the URL %s and no key", msg, url)
+			}
+		}
+	})
+}

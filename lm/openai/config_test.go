@@ -1,36 +1,18 @@
 package openai_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
-	"testing/synctest"
-	"time"
 
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 )
 
-// TestConfigErrorNotRetried: a base URL with a scheme net/http cannot send
-// fails at once (no backoff waits on the fake clock), matching
-// lm.ErrConfig, naming the URL and not the key.
+// TestConfigErrorNotRetried: an ftp:// base URL is a configuration error,
+// reported at once with the URL and without the key.
 func TestConfigErrorNotRetried(t *testing.T) {
 	const key = "sk-config-test-secret"
-	synctest.Test(t, func(t *testing.T) {
-		c := openai.New("m", openai.WithBaseURL("ftp://llm.example/v1"), openai.WithAPIKey(key))
-		start := time.Now()
-		_, gerr := c.Generate(t.Context(), userReq("x"))
-		_, serr := lm.Collect(c.Stream(t.Context(), userReq("x")))
-		if d := time.Since(start); d != 0 {
-			t.Errorf("took %v: a configuration error was retried", d)
-		}
-		for _, err := range []error{gerr, serr} {
-			if !errors.Is(err, lm.ErrConfig) || lm.Retryable(err) {
-				t.Errorf("err = %v, want lm.ErrConfig, not retryable", err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, "ftp://llm.example/v1/chat/completions") || strings.Contains(msg, key) {
-				t.Errorf("err = %q, want the URL and no key", msg)
-			}
-		}
-	})
+	replay.ConfigErrorTests(t, func() lm.LM {
+		return openai.New("m", openai.WithBaseURL("ftp://llm.example/v1"), openai.WithAPIKey(key))
+	}, "ftp://llm.example/v1/chat/completions", key)
 }
