@@ -25,6 +25,12 @@ var (
 	ErrStreamIdle = errors.New("lm: stream idle timeout")
 	// ErrMalformed: the provider sent bytes that do not decode.
 	ErrMalformed = errors.New("lm: malformed response")
+	// ErrConfig: the request cannot succeed as configured, so it was not
+	// retried: the base URL does not parse, has no host or a scheme other
+	// than http and https, its host does not exist (DNS "no such host"), or
+	// the server's TLS certificate is not trusted, or it answers https in
+	// plain HTTP. The error's text names the URL; fix the configuration.
+	ErrConfig = errors.New("lm: configuration error")
 )
 
 // APIError is an error answer from a provider. Its Error text never contains

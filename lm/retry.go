@@ -2,11 +2,15 @@ package lm
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,8 +20,9 @@ import (
 // the default policy: two retries, backoff from 0.5 s doubling up to 8 s.
 //
 // A request is retried after 408, 409, 429 and 5xx answers and after
-// connection errors, never after the caller's context ends. A stream is
-// retried only before its first chunk is handed on.
+// connection errors (see Retryable), never after the caller's context ends.
+// A configuration error (see ErrConfig) is returned at once, wrapped in
+// ErrConfig. A stream is retried only before its first chunk is handed on.
 type RetryPolicy struct {
 	// MaxRetries is the number of retries after the first attempt. Zero means
 	// the default (2); a negative value disables retries.
@@ -162,9 +167,13 @@ func (p RetryPolicy) Stream(ctx context.Context, yield func(Chunk, error) bool, 
 }
 
 // wait decides after failed attempt n: it returns the error to give up with
-// (err itself when it is not retryable or the retries are spent; ctx's cause
-// joined with err when ctx ends first), or nil after waiting out the delay.
+// (err itself when it is not retryable or the retries are spent, wrapped in
+// ErrConfig when it is a configuration error; ctx's cause joined with err
+// when ctx ends first), or nil after waiting out the delay.
 func (p RetryPolicy) wait(ctx context.Context, n int, h http.Header, err error) error {
+	if configured(err) && !errors.Is(err, ErrConfig) {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if n >= p.Retries() || !Retryable(err) || ctx.Err() != nil {
 		return err
 	}
@@ -178,12 +187,21 @@ func (p RetryPolicy) wait(ctx context.Context, n int, h http.Header, err error) 
 	}
 }
 
-// Retryable reports whether a request that failed with err may be sent again:
-// an *APIError whose status allows it, or a connection failure (reset,
-// refused, unexpected EOF, network timeout). Context cancellation is never
-// retryable.
+// Retryable reports whether a request that failed with err may be sent again,
+// because the same request can succeed later: an *APIError whose status
+// allows it (408, 409, 429, 5xx), a connection reset, refused or aborted, an
+// unexpected EOF, a network timeout, a temporary DNS failure, or another
+// failure of the transport (*url.Error, net.Error) that is not a
+// configuration error. Never retryable: the context's end (context.Canceled,
+// or context.DeadlineExceeded itself), and configuration errors, which
+// match ErrConfig once a RetryPolicy has seen them: a URL that does not
+// parse, has no host or a scheme other than http(s), a host that does not
+// exist, an untrusted TLS certificate, https to a plain HTTP server. Retryable does not see the caller's
+// context: a transport timeout caused by the context's deadline looks like
+// any timeout, so callers check ctx.Err() too, as RetryPolicy does.
 func Retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || holds(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrConfig) || configured(err) {
 		return false
 	}
 	var api *APIError
@@ -192,13 +210,64 @@ func Retryable(err error) bool {
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) {
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ETIMEDOUT) {
 		return true
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	return errors.As(err, &ne)
+}
+
+// configured reports a failure that no retry can mend, since it comes from
+// the configuration: see ErrConfig.
+func configured(err error) bool {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Op == "parse" {
+			return true
+		}
+		// The client checks the URL before it dials: net/http reports an
+		// unsupported scheme or a missing host only in text, so the URL
+		// itself is checked.
+		if u, perr := url.Parse(ue.URL); perr != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return true
+		}
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound || errors.Is(err, http.ErrSchemeMismatch) {
 		return true
 	}
-	var oe *net.OpError
-	return errors.As(err, &oe)
+	var (
+		cert     *tls.CertificateVerificationError
+		record   tls.RecordHeaderError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &cert) || errors.As(err, &record) || errors.As(err, &unknown) ||
+		errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// holds reports whether target itself (not an error matching it through an
+// Is method) is in err's tree: context.DeadlineExceeded is the caller's
+// deadline, while transport timeouts only match it.
+func holds(err, target error) bool {
+	for err != nil {
+		if err == target {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if holds(e, target) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
 }

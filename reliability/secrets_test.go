@@ -9,11 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/godspy/dspy"
@@ -368,3 +371,172 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 func asAPI(err error, api **lm.APIError) bool { return errors.As(err, api) }
+
+// visitErrors calls f on err and on every error below it, through
+// Unwrap() error and Unwrap() []error, depth first.
+func visitErrors(err error, f func(error)) {
+	if err == nil {
+		return
+	}
+	f(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		visitErrors(u.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			visitErrors(e, f)
+		}
+	}
+}
+
+// headerEcho is an error of a proxy or middleware that prints the request
+// headers it was given. It is a value type, so %#v would print them.
+type headerEcho struct {
+	Headers string
+	Err     error
+}
+
+func (e headerEcho) Error() string {
+	return "proxy: upstream failed for request " + e.Headers + ": " + e.Err.Error()
+}
+func (e headerEcho) Unwrap() error { return e.Err }
+
+// echoBody yields first and then fails with an error echoing the headers.
+type echoBody struct {
+	first   []byte
+	headers string
+	done    bool
+}
+
+func (b *echoBody) Read(p []byte) (int, error) {
+	if !b.done && len(b.first) > 0 {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		if len(b.first) == 0 {
+			b.done = true
+		}
+		return n, nil
+	}
+	return 0, headerEcho{Headers: b.headers, Err: io.ErrUnexpectedEOF}
+}
+
+func (b *echoBody) Close() error { return nil }
+
+// echoTransport is a RoundTripper whose errors echo the request headers,
+// as a proxy, a logging middleware or a buggy custom transport may.
+type echoTransport struct {
+	fault     string
+	anthropic bool
+}
+
+func (e echoTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	hdr := fmt.Sprintf("%v", r.Header)
+	ok := func(first string) *http.Response {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: &echoBody{first: []byte(first), headers: hdr}, Request: r}
+	}
+	switch e.fault {
+	case "reset": // a wrapped condition: must stay matchable
+		return nil, headerEcho{Headers: hdr, Err: syscall.ECONNRESET}
+	case "joined": // several causes at once, one a net error
+		return nil, errors.Join(fmt.Errorf("proxy %s", hdr), &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("upstream of %s: %w", hdr, syscall.ECONNREFUSED)})
+	case "body":
+		return ok(""), nil
+	case "midstream":
+		if e.anthropic {
+			return ok("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{}}}\n\n" +
+				"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+				"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"par\"}}\n\n"), nil
+		}
+		return ok("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"), nil
+	}
+	panic("unknown fault " + e.fault)
+}
+
+// TestSecretsNotInErrorChains runs both providers, blocking and streaming,
+// over transports whose errors echo the request headers (key included),
+// then walks every error reachable from the returned one: no text, %+v or
+// %#v of any of them may hold the key, and the conditions the transport
+// reported (connection reset or refused, unexpected EOF, a net error, a
+// stream's partial output) must still match.
+func TestSecretsNotInErrorChains(t *testing.T) {
+	type check func(t *testing.T, err error)
+	is := func(target error) check {
+		return func(t *testing.T, err error) {
+			if !errors.Is(err, target) {
+				t.Errorf("errors.Is(%v, %v) = false", err, target)
+			}
+		}
+	}
+	netErr := func(t *testing.T, err error) {
+		var ne net.Error
+		var ue *url.Error
+		if !errors.As(err, &ne) || !errors.As(err, &ue) || !lm.Retryable(err) {
+			t.Errorf("err = %v: want a retryable *url.Error (net.Error)", err)
+		}
+	}
+	partial := func(t *testing.T, err error) {
+		var se *lm.StreamError
+		if !errors.As(err, &se) || se.Partial.Text() != "par" {
+			t.Errorf("err = %v, want *lm.StreamError keeping \"par\"", err)
+		}
+	}
+	tests := []struct {
+		fault  string
+		checks []check
+		stream bool // only streams deliver output before the fault
+	}{
+		{"reset", []check{is(syscall.ECONNRESET), netErr}, false},
+		{"joined", []check{is(syscall.ECONNREFUSED), netErr}, false},
+		{"body", []check{is(io.ErrUnexpectedEOF)}, false},
+		{"midstream", []check{is(io.ErrUnexpectedEOF), partial}, true},
+	}
+	for _, provider := range []string{"openai", "anthropic"} {
+		for _, tt := range tests {
+			for _, stream := range []bool{false, true} {
+				if tt.stream && !stream {
+					continue
+				}
+				name := fmt.Sprintf("%s/%s/stream=%v", provider, tt.fault, stream)
+				t.Run(name, func(t *testing.T) {
+					hc := &http.Client{Transport: echoTransport{fault: tt.fault, anthropic: provider == "anthropic"}}
+					var m lm.LM
+					if provider == "anthropic" {
+						m = anthropic.New("m", anthropic.WithAPIKey(canary), anthropic.WithHTTPClient(hc), anthropic.WithRetry(lm.NoRetry()))
+					} else {
+						m = openai.New("m", openai.WithAPIKey(canary), openai.WithHTTPClient(hc), openai.WithRetry(lm.NoRetry()))
+					}
+					req := &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "q"}}}
+					var err error
+					if stream {
+						_, err = lm.Collect(m.Stream(t.Context(), req))
+					} else {
+						_, err = m.Generate(t.Context(), req)
+					}
+					if err == nil {
+						t.Fatal("no error")
+					}
+					n := 0
+					visitErrors(err, func(e error) {
+						n++
+						for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+							if strings.Contains(s, canary) || strings.Contains(s, canary[len("sk-"):]) {
+								t.Errorf("key in the chain, at error %d (%T): %s", n, e, shorten(s, 300))
+							}
+						}
+					})
+					for _, c := range tt.checks {
+						c(t, err)
+					}
+				})
+			}
+		}
+	}
+	if !t.Failed() {
+		row(t, areaSecret, "both providers, blocking and streaming, over a RoundTripper whose errors echo the request headers (Authorization / x-api-key): returned from RoundTrip (wrapped reset; errors.Join with a net.OpError), and from the body read before and after the first chunk",
+			"no error reachable through Unwrap / Unwrap() []error holds the key in its text, %+v or %#v; errors.Is(ECONNRESET / ECONNREFUSED / io.ErrUnexpectedEOF), errors.As(*url.Error, net.Error, *lm.StreamError) and lm.Retryable still hold")
+	}
+}

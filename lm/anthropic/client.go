@@ -16,9 +16,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -44,6 +44,8 @@ type Client struct {
 	maxTokens   int
 	retry       lm.RetryPolicy
 	idle        time.Duration
+	timeout     time.Duration
+	redact      provider.Redactor
 }
 
 // Option configures a Client; the With functions of this package make them.
@@ -84,9 +86,31 @@ func WithMaxTokens(n int) Option { return optionFunc(func(c *Client) { c.maxToke
 // WithRetry sets the retry policy; the zero RetryPolicy is the default.
 func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
 
-// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event (pings
-// included) arrives for d. Zero (default) waits as long as ctx allows.
-func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+// DefaultIdleTimeout is the idle timeout of a stream without
+// WithIdleTimeout.
+const DefaultIdleTimeout = provider.DefaultIdleTimeout
+
+// DefaultTimeout bounds a blocking call without WithTimeout.
+const DefaultTimeout = provider.DefaultTimeout
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle (an *lm.StreamError
+// after output) when the server is silent for d: no response headers for d
+// after the request, or no event (pings included) for d after the previous one. Time the
+// consumer spends on a chunk does not count. The default is
+// DefaultIdleTimeout (60 s); a negative d waits as long as ctx allows. A
+// model that thinks for minutes before its first token needs more.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.idle = d })
+}
+
+// WithTimeout bounds each blocking call (Generate), its retries and their
+// waits included: after d it fails with an error matching
+// context.DeadlineExceeded. The default is DefaultTimeout (10 min); a
+// negative d waits as long as ctx allows. Streams are bounded by
+// WithIdleTimeout instead, since a healthy stream may run for long.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.timeout = d })
+}
 
 // New returns a client for model.
 func New(model string, opts ...Option) *Client {
@@ -95,9 +119,12 @@ func New(model string, opts ...Option) *Client {
 		o.apply(c)
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = provider.HTTPClient()
 	}
 	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
+	c.redact = provider.NewRedactor(c.apiKey, c.header)
+	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
+	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
 	return c
 }
 
@@ -111,17 +138,7 @@ func (c *Client) String() string { return "anthropic.Client(" + c.model + ")" }
 // GoString is String, for %#v.
 func (c *Client) GoString() string { return c.String() }
 
-// defaultHTTPClient keeps many idle connections per host, for many
-// concurrent calls; see lm/openai for the same choice.
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 1024
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-})
-
-const provider = "anthropic"
+const providerName = "anthropic"
 
 func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Response, http.Header, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
@@ -165,52 +182,40 @@ func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	e := &lm.APIError{Provider: provider, RequestID: h.Get("Request-Id")}
+	e := &lm.APIError{Provider: providerName, RequestID: h.Get("Request-Id")}
 	if json.Unmarshal(b, &env) == nil && env.Error != nil {
 		e.Type, e.Message = env.Error.Type, env.Error.Message
-	} else if s := strings.TrimSpace(string(b)); s != "" {
+	} else if s := strings.TrimSpace(c.redact.String(string(b))); s != "" { // before truncation
 		e.Message = s[:min(len(s), 500)]
 	}
-	scrubAPI(e, c.apiKey)
+	c.redact.APIError(e)
 	return e
-}
-
-// scrub removes key from text a server sent: a server may echo the
-// X-Api-Key header into an error body, a header or a malformed event.
-func scrub(s, key string) string {
-	if len(key) >= 4 && strings.Contains(s, key) {
-		s = strings.ReplaceAll(s, key, "[redacted]")
-	}
-	return s
-}
-
-// scrubAPI removes key from every field of e that a server wrote.
-func scrubAPI(e *lm.APIError, key string) {
-	e.Message, e.Type, e.Code, e.RequestID = scrub(e.Message, key), scrub(e.Type, key), scrub(e.Code, key), scrub(e.RequestID, key)
 }
 
 // Generate makes a blocking Messages call, retrying as the policy allows.
 func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
 	body, err := c.encode(req, false)
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
-	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
-		resp, h, err := c.post(ctx, body, false)
-		if err != nil {
+	err = provider.Bound(ctx, providerName, c.timeout, func(ctx context.Context) error {
+		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+			resp, h, err := c.post(ctx, body, false)
+			if err != nil {
+				return h, err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return h, fmt.Errorf("anthropic: reading response: %w", err)
+			}
+			out, err = decodeMessage(b)
 			return h, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return h, fmt.Errorf("anthropic: reading response: %w", err)
-		}
-		out, err = decodeMessage(b)
-		return h, err
+		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/anthropic"
 )
@@ -32,23 +33,6 @@ func FuzzDecodeEvents(f *testing.F) {
 	f.Add([]byte("event: content_block_start\ndata: {\"index\":1000000000000000,\"content_block\":{\"type\":\"tool_use\"}}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c := anthropic.New("m", anthropic.WithHTTPClient(&http.Client{Transport: bodyTransport(body)}), anthropic.WithRetry(lm.NoRetry()))
-		var acc lm.Accumulator
-		sawErr := false
-		for ch, err := range c.Stream(t.Context(), &lm.Request{}) {
-			if sawErr {
-				t.Fatal("element after the error")
-			}
-			if err != nil {
-				sawErr = true
-				if se, ok := err.(*lm.StreamError); ok {
-					want := acc.Response()
-					if se.Partial.Text() != want.Text() {
-						t.Fatalf("partial %q, delivered %q", se.Partial.Text(), want.Text())
-					}
-				}
-				continue
-			}
-			acc.Add(ch)
-		}
+		replay.Collect(t, c.Stream(t.Context(), &lm.Request{}))
 	})
 }

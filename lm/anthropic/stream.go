@@ -8,8 +8,8 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/internal/sse"
 	"github.com/godspy/dspy/lm"
 )
@@ -57,11 +57,21 @@ type decoder struct {
 	id       string
 	model    string
 	usage    wireUsage
-	toolIdx  []int // content block index -> tool call index, -1 if not a tool
+	blocks   []block // by content block index
 	tools    int
-	finished bool   // message_delta with a stop reason arrived
-	stopped  bool   // message_stop arrived
-	key      string // the API key, scrubbed from errors
+	started  bool // message_start arrived
+	anyBlock bool // a content block started
+	finished bool // message_delta with a stop reason arrived
+	stopped  bool // message_stop arrived
+	redact   provider.Redactor
+}
+
+// block is the state of one content block.
+type block struct {
+	tool     int // the tool call's index, -1 if not a client tool_use block
+	open     bool
+	id, name string
+	input    []byte // a tool's input received so far
 }
 
 // decode handles one event. It returns the chunk to yield (ok false for
@@ -73,7 +83,7 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	ev := &d.ev
 	*ev = event{}
 	if err := d.json.Decode(data, ev); err != nil {
-		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, scrub(string(data), d.key), err)
+		return ch, false, fmt.Errorf("anthropic: %w: event %.200q: %v", lm.ErrMalformed, d.redact.String(string(data)), err)
 	}
 	typ := string(name) // no allocation: compared, not kept
 	if len(name) == 0 {
@@ -85,39 +95,72 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 	case "content_block_delta":
 		ch = lm.Chunk{ID: d.id, Model: d.model, Text: ev.Delta.Text, Reasoning: ev.Delta.Thinking}
 		if ev.Delta.PartialJSON != "" {
-			ti := d.tool(ev.Index)
-			if ti < 0 {
+			b := d.block(ev.Index)
+			if b == nil || b.tool < 0 {
 				return ch, false, nil // a server tool's input
 			}
-			ch.ToolCalls = []lm.ToolCallDelta{{Index: ti, Arguments: ev.Delta.PartialJSON}}
+			b.input = append(b.input, ev.Delta.PartialJSON...)
+			ch.ToolCalls = []lm.ToolCallDelta{{Index: b.tool, Arguments: ev.Delta.PartialJSON}}
 		}
 		return ch, ch.Text != "" || ch.Reasoning != "" || ch.ToolCalls != nil, nil
 	case "content_block_start":
-		b := ev.ContentBlock
-		if b == nil || ev.Index < 0 || ev.Index > maxBlocks {
+		cb := ev.ContentBlock
+		if cb == nil || ev.Index < 0 || ev.Index > maxBlocks {
 			return ch, false, nil
 		}
-		for len(d.toolIdx) <= ev.Index {
-			d.toolIdx = append(d.toolIdx, -1)
+		for len(d.blocks) <= ev.Index {
+			d.blocks = append(d.blocks, block{tool: -1})
 		}
+		d.anyBlock = true
+		b := &d.blocks[ev.Index]
+		*b = block{tool: -1, open: true}
 		ch = lm.Chunk{ID: d.id, Model: d.model}
-		switch b.Type {
+		switch cb.Type {
 		case "tool_use":
-			d.toolIdx[ev.Index] = d.tools
-			ch.ToolCalls = []lm.ToolCallDelta{{Index: d.tools, ID: b.ID, Name: b.Name}}
+			b.tool, b.id, b.name = d.tools, cb.ID, cb.Name
+			ch.ToolCalls = []lm.ToolCallDelta{{Index: d.tools, ID: cb.ID, Name: cb.Name}}
 			d.tools++
 			return ch, true, nil
 		case "text":
-			ch.Text = b.Text
+			ch.Text = cb.Text
 		case "thinking":
-			ch.Reasoning = b.Thinking
+			ch.Reasoning = cb.Thinking
 		}
 		return ch, ch.Text != "" || ch.Reasoning != "", nil
-	case "message_start":
-		if m := ev.Message; m != nil {
-			d.id, d.model = m.ID, m.Model
-			d.usage.merge(&m.Usage)
+	case "content_block_stop":
+		b := d.block(ev.Index)
+		if b == nil || !b.open {
+			return ch, false, nil
 		}
+		b.open = false
+		if b.tool < 0 {
+			return ch, false, nil
+		}
+		switch {
+		case len(b.input) == 0:
+			// No input deltas (or only empty ones): the tool takes no
+			// arguments, {} as in a blocking reply.
+			ch = lm.Chunk{ID: d.id, Model: d.model, ToolCalls: []lm.ToolCallDelta{{Index: b.tool, Arguments: "{}"}}}
+			return ch, true, nil
+		case !json.Valid(b.input):
+			return ch, false, d.protocolError("content_block_stop", "the tool input is not valid JSON", b, false)
+		}
+		b.input = nil
+		return ch, false, nil
+	case "message_start":
+		m := ev.Message
+		if m == nil {
+			return ch, false, nil
+		}
+		if d.started {
+			if m.ID == d.id && !d.anyBlock {
+				return ch, false, nil // the same message announced twice
+			}
+			return ch, false, d.protocolError("message_start", fmt.Sprintf("message %q started inside message %q", m.ID, d.id), d.openTool(), false)
+		}
+		d.started = true
+		d.id, d.model = m.ID, m.Model
+		d.usage.merge(&m.Usage)
 		return ch, false, nil
 	case "message_delta":
 		if ev.Usage != nil {
@@ -131,17 +174,20 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 		}
 		return ch, true, nil
 	case "message_stop":
+		if b := d.openTool(); b != nil {
+			return ch, false, d.protocolError("message_stop", "the message stopped inside a tool_use block", b, false)
+		}
 		d.stopped = true
 		return ch, false, nil
 	case "error":
-		e := &lm.APIError{Provider: provider, Message: string(data)}
+		e := &lm.APIError{Provider: providerName, Message: string(data)}
 		if ev.Error != nil {
 			e.Type, e.Message = ev.Error.Type, ev.Error.Message
 		}
-		scrubAPI(e, d.key)
+		d.redact.APIError(e)
 		return ch, false, e
 	}
-	// ping, content_block_stop and unknown events carry nothing for us.
+	// ping and unknown events carry nothing for us.
 	return ch, false, nil
 }
 
@@ -149,11 +195,76 @@ func (d *decoder) decode(name, data []byte) (ch lm.Chunk, ok bool, err error) {
 // index cannot make the decoder allocate without limit.
 const maxBlocks = 1 << 12
 
-func (d *decoder) tool(block int) int {
-	if block < 0 || block >= len(d.toolIdx) {
-		return -1
+func (d *decoder) block(i int) *block {
+	if i < 0 || i >= len(d.blocks) {
+		return nil
 	}
-	return d.toolIdx[block]
+	return &d.blocks[i]
+}
+
+// openTool returns a tool_use block not yet stopped, or nil.
+func (d *decoder) openTool() *block {
+	for i := range d.blocks {
+		if b := &d.blocks[i]; b.open && b.tool >= 0 {
+			return b
+		}
+	}
+	return nil
+}
+
+// end checks a stream whose body ended: a tool_use block still open is a
+// cut tool call, never a silently truncated one.
+func (d *decoder) end() error {
+	if b := d.openTool(); b != nil {
+		return d.protocolError("", "the stream ended inside a tool_use block", b, true)
+	}
+	if !d.finished {
+		return fmt.Errorf("anthropic: %w: %w", errNoFinish, io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
+func (d *decoder) protocolError(event, problem string, b *block, cut bool) *ProtocolError {
+	e := &ProtocolError{Event: event, Problem: problem, cut: cut}
+	if b != nil && b.tool >= 0 {
+		e.Tool = &lm.ToolCall{ID: b.id, Name: b.name, Arguments: string(b.input)}
+	}
+	return e
+}
+
+// ProtocolError reports an event stream that breaks the Messages protocol
+// in a way that would corrupt the answer: a second message starting inside
+// a message (two generations spliced together), a tool_use block whose
+// input is not valid JSON when it stops, or one that never stops. It
+// matches lm.ErrMalformed, and io.ErrUnexpectedEOF when the stream was cut.
+type ProtocolError struct {
+	// Event is the event at fault; "" when the stream ended.
+	Event string
+	// Problem says what was wrong.
+	Problem string
+	// Tool is the tool_use block concerned, with the input received so
+	// far as Arguments; nil if none.
+	Tool *lm.ToolCall
+	cut  bool
+}
+
+func (e *ProtocolError) Error() string {
+	s := "anthropic: malformed stream: " + e.Problem
+	if e.Event != "" {
+		s += " (at " + e.Event + ")"
+	}
+	if e.Tool != nil {
+		s += fmt.Sprintf("; tool %s (%s) input so far %.200q", e.Tool.Name, e.Tool.ID, e.Tool.Arguments)
+	}
+	return s
+}
+
+// Unwrap returns lm.ErrMalformed, and io.ErrUnexpectedEOF for a cut stream.
+func (e *ProtocolError) Unwrap() []error {
+	if e.cut {
+		return []error{lm.ErrMalformed, io.ErrUnexpectedEOF}
+	}
+	return []error{lm.ErrMalformed}
 }
 
 // Stream makes a streaming Messages call. The request is sent when
@@ -164,6 +275,7 @@ func (d *decoder) tool(block int) int {
 // rate_limit_error lm.ErrRateLimited).
 func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
+		yield = c.redact.Yield(yield)
 		body, err := c.encode(req, true)
 		if err != nil {
 			yield(lm.Chunk{}, err)
@@ -176,29 +288,20 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 }
 
 func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk) bool) (http.Header, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	resp, h, err := c.post(ctx, body, true)
+	s, h, err := provider.Open(ctx, providerName, c.idle, 0, func(ctx context.Context) (*http.Response, http.Header, error) {
+		return c.post(ctx, body, true)
+	})
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
-	var idle *time.Timer
-	if c.idle > 0 {
-		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
-		defer idle.Stop()
-	}
-	d := decoder{key: c.apiKey}
-	dec := sse.NewDecoder(resp.Body, 0)
-	for dec.Next() {
-		if idle != nil {
-			idle.Reset(c.idle)
-		}
-		ch, ok, err := d.decode(dec.Event(), dec.Data())
+	defer s.Close()
+	d := decoder{redact: c.redact}
+	for s.Next() {
+		ch, ok, err := d.decode(s.Event(), s.Data())
 		if err != nil {
 			var api *lm.APIError
 			if errors.As(err, &api) {
-				api.RequestID = scrub(h.Get("Request-Id"), c.apiKey)
+				api.RequestID = c.redact.String(h.Get("Request-Id"))
 			}
 			return h, err
 		}
@@ -209,20 +312,8 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk
 			return h, nil
 		}
 	}
-	if err := dec.Err(); err != nil {
-		if errors.Is(context.Cause(ctx), lm.ErrStreamIdle) {
-			return h, fmt.Errorf("anthropic: no event for %v: %w", c.idle, lm.ErrStreamIdle)
-		}
-		if cause := context.Cause(ctx); cause != nil {
-			return h, cause
-		}
-		if errors.Is(err, sse.ErrLineTooLong) {
-			return h, fmt.Errorf("anthropic: reading stream: %w: %w", lm.ErrMalformed, err)
-		}
-		return h, fmt.Errorf("anthropic: reading stream: %w", err)
+	if err := s.Err(); err != nil {
+		return h, err
 	}
-	if !d.finished {
-		return h, fmt.Errorf("anthropic: %w: %w", errNoFinish, io.ErrUnexpectedEOF)
-	}
-	return h, nil
+	return h, d.end()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -113,25 +114,7 @@ func (c *Client) encode(req *lm.Request, stream bool) ([]byte, error) {
 	default:
 		w.ToolChoice = &wireToolChoice{Type: "tool", Name: req.ToolChoice}
 	}
-	b, err := json.Marshal(&w)
-	if err != nil || len(req.Extra) == 0 {
-		return b, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	for k, v := range req.Extra {
-		if k == "stream" {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("anthropic: encoding extra field %q: %w", k, err)
-		}
-		m[k] = raw
-	}
-	return json.Marshal(m)
+	return provider.Encode(providerName, &w, req.Extra, "stream")
 }
 
 type wireUsage struct {

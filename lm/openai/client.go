@@ -17,9 +17,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -38,9 +38,11 @@ type Client struct {
 	maxField    string
 	retry       lm.RetryPolicy
 	idle        time.Duration
+	timeout     time.Duration
 	azure       bool
 	apiVersion  string
 	maxLine     int
+	redact      provider.Redactor
 }
 
 // Option configures a Client. Options are created by the With functions of
@@ -100,10 +102,31 @@ func WithMaxTokensField(name string) Option {
 // WithRetry sets the retry policy. The zero RetryPolicy is the default.
 func WithRetry(p lm.RetryPolicy) Option { return optionFunc(func(c *Client) { c.retry = p }) }
 
-// WithIdleTimeout ends a stream with lm.ErrStreamIdle when no event arrives
-// for d after the response headers or the previous event. Zero (default)
-// waits as long as the context allows.
-func WithIdleTimeout(d time.Duration) Option { return optionFunc(func(c *Client) { c.idle = d }) }
+// DefaultIdleTimeout is the idle timeout of a stream without
+// WithIdleTimeout.
+const DefaultIdleTimeout = provider.DefaultIdleTimeout
+
+// DefaultTimeout bounds a blocking call without WithTimeout.
+const DefaultTimeout = provider.DefaultTimeout
+
+// WithIdleTimeout ends a stream with lm.ErrStreamIdle (an *lm.StreamError
+// after output) when the server is silent for d: no response headers for d
+// after the request, or no event for d after the previous one. Time the
+// consumer spends on a chunk does not count. The default is
+// DefaultIdleTimeout (60 s); a negative d waits as long as ctx allows. A
+// model that thinks for minutes before its first token needs more.
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.idle = d })
+}
+
+// WithTimeout bounds each blocking call (Generate), its retries and their
+// waits included: after d it fails with an error matching
+// context.DeadlineExceeded. The default is DefaultTimeout (10 min); a
+// negative d waits as long as ctx allows. Streams are bounded by
+// WithIdleTimeout instead, since a healthy stream may run for long.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *Client) { c.timeout = d })
+}
 
 // WithAzure switches to Azure OpenAI: the model name is the deployment, the
 // base URL the resource endpoint (https://NAME.openai.azure.com), the key goes
@@ -123,12 +146,15 @@ func New(model string, opts ...Option) *Client {
 		o.apply(c)
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = provider.HTTPClient()
 	}
 	if c.maxField == "" {
 		c.maxField = "max_tokens"
 	}
 	c.endpoint = c.chatURL()
+	c.redact = provider.NewRedactor(c.apiKey, c.header)
+	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
+	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
 	return c
 }
 
@@ -161,20 +187,6 @@ func (c *Client) chatURL() string {
 	return u
 }
 
-// defaultHTTPClient is shared by all clients without WithHTTPClient so they
-// share connections. Its transport keeps up to 1024 idle connections per
-// host and does not cap connections per host: http.DefaultTransport keeps
-// only 2 idle per host, so hundreds of concurrent streams would churn
-// connections.
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 1024
-	t.MaxConnsPerHost = 0
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-})
-
 // post sends body and returns a 2xx response. A non-2xx answer is read,
 // closed and returned as an *lm.APIError with the response header, so the
 // caller can honour Retry-After.
@@ -202,7 +214,7 @@ func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Resp
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", c.provider, c.scrubErr(err))
+		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
@@ -214,21 +226,16 @@ func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Resp
 // statusError builds the *lm.APIError of a non-2xx response.
 func (c *Client) statusError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	e := parseErrorBody(b)
+	// Redacted before parsing, so no truncation can cut a key in half.
+	e := parseErrorBody([]byte(c.redact.String(string(b))))
 	e.Provider = c.provider
 	e.StatusCode = resp.StatusCode
 	e.RequestID = requestID(resp.Header)
 	if e.Message == "" && e.Type == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	c.scrubAPI(e)
+	c.redact.APIError(e)
 	return e
-}
-
-// scrubAPI removes the API key from every field of e that a server wrote:
-// a server may echo the Authorization header into any of them.
-func (c *Client) scrubAPI(e *lm.APIError) {
-	e.Message, e.Type, e.Code, e.RequestID = c.scrub(e.Message), c.scrub(e.Type), c.scrub(e.Code), c.scrub(e.RequestID)
 }
 
 func requestID(h http.Header) string {
@@ -237,31 +244,6 @@ func requestID(h http.Header) string {
 	}
 	return h.Get("Request-Id")
 }
-
-// scrub removes the API key from text that came back from the server or the
-// transport, so it cannot reach an error message or a log.
-func (c *Client) scrub(s string) string {
-	if len(c.apiKey) >= 4 && strings.Contains(s, c.apiKey) {
-		s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
-	}
-	return s
-}
-
-func (c *Client) scrubErr(err error) error {
-	if len(c.apiKey) >= 4 && strings.Contains(err.Error(), c.apiKey) {
-		return &scrubbedError{msg: c.scrub(err.Error()), err: err}
-	}
-	return err
-}
-
-// scrubbedError keeps the chain of an error whose text held the key.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // RefusalError reports that the model refused (OpenAI's refusal field). It
 // matches lm.ErrRefusal.
@@ -280,28 +262,30 @@ func (e *RefusalError) Unwrap() error { return lm.ErrRefusal }
 func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
 	body, err := c.encode(req, false)
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	var out *lm.Response
-	err = c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
-		resp, h, err := c.post(ctx, body, false)
-		if err != nil {
+	err = provider.Bound(ctx, c.provider, c.timeout, func(ctx context.Context) error {
+		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
+			resp, h, err := c.post(ctx, body, false)
+			if err != nil {
+				return h, err
+			}
+			defer resp.Body.Close()
+			var buf []byte
+			if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
+				buf = make([]byte, 0, resp.ContentLength+1)
+			}
+			b := bytes.NewBuffer(buf)
+			if _, err := b.ReadFrom(resp.Body); err != nil {
+				return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
+			}
+			out, err = c.decodeResponse(b.Bytes(), h)
 			return h, err
-		}
-		defer resp.Body.Close()
-		var buf []byte
-		if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
-			buf = make([]byte, 0, resp.ContentLength+1)
-		}
-		b := bytes.NewBuffer(buf)
-		if _, err := b.ReadFrom(resp.Body); err != nil {
-			return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
-		}
-		out, err = c.decodeResponse(b.Bytes(), h)
-		return h, err
+		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.redact.Error(err)
 	}
 	return out, nil
 }

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 )
@@ -143,51 +143,25 @@ func TestNoRetryAfterFirstChunk(t *testing.T) {
 	}
 }
 
-// fakeTransport answers from a list of canned results, in a synctest bubble.
-type fakeTransport struct {
-	calls   atomic.Int32
-	answers []func(*http.Request) (*http.Response, error)
-}
-
-func (f *fakeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	i := int(f.calls.Add(1)) - 1
-	if r.Body != nil {
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
-	return f.answers[min(i, len(f.answers)-1)](r)
-}
-
-func status(code int, h http.Header, body string) func(*http.Request) (*http.Response, error) {
-	return func(r *http.Request) (*http.Response, error) {
-		if h == nil {
-			h = http.Header{}
-		}
-		return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
-	}
-}
-
-func connErr(r *http.Request) (*http.Response, error) { return nil, syscall.ECONNRESET }
-
 const okStream = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
 
 func TestRetryTiming(t *testing.T) {
-	ok := status(200, http.Header{"Content-Type": {"text/event-stream"}}, okStream)
-	okJSON := status(200, nil, `{"id":"c","choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}`)
+	ok := replay.Status(200, http.Header{"Content-Type": {"text/event-stream"}}, okStream)
+	okJSON := replay.Status(200, nil, `{"id":"c","choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}`)
 	tests := []struct {
 		name     string
 		policy   lm.RetryPolicy
-		first    []func(*http.Request) (*http.Response, error)
-		calls    int32
+		first    []replay.Answer
+		calls    int
 		min, max time.Duration
 		is       error
 	}{
-		{"retry-after-ms", lm.RetryPolicy{}, []func(*http.Request) (*http.Response, error){status(429, http.Header{"Retry-After-Ms": {"1234"}}, "")}, 2, 1234 * time.Millisecond, 1234 * time.Millisecond, nil},
-		{"retry-after seconds", lm.RetryPolicy{}, []func(*http.Request) (*http.Response, error){status(503, http.Header{"Retry-After": {"3"}}, "")}, 2, 3 * time.Second, 3 * time.Second, nil},
-		{"backoff doubles", lm.RetryPolicy{}, []func(*http.Request) (*http.Response, error){connErr, status(500, nil, "")}, 3, 1125 * time.Millisecond, 1500 * time.Millisecond, nil},
-		{"408 and 409", lm.RetryPolicy{}, []func(*http.Request) (*http.Response, error){status(408, nil, ""), status(409, nil, "")}, 3, 1125 * time.Millisecond, 1500 * time.Millisecond, nil},
-		{"spent", lm.RetryPolicy{MaxRetries: 1}, []func(*http.Request) (*http.Response, error){status(429, nil, ""), status(429, nil, "")}, 2, 375 * time.Millisecond, 500 * time.Millisecond, lm.ErrRateLimited},
-		{"400 not retried", lm.RetryPolicy{}, []func(*http.Request) (*http.Response, error){status(400, nil, "")}, 1, 0, 0, lm.ErrBadRequest},
+		{"retry-after-ms", lm.RetryPolicy{}, []replay.Answer{replay.Status(429, http.Header{"Retry-After-Ms": {"1234"}}, "")}, 2, 1234 * time.Millisecond, 1234 * time.Millisecond, nil},
+		{"retry-after seconds", lm.RetryPolicy{}, []replay.Answer{replay.Status(503, http.Header{"Retry-After": {"3"}}, "")}, 2, 3 * time.Second, 3 * time.Second, nil},
+		{"backoff doubles", lm.RetryPolicy{}, []replay.Answer{replay.Reset, replay.Status(500, nil, "")}, 3, 1125 * time.Millisecond, 1500 * time.Millisecond, nil},
+		{"408 and 409", lm.RetryPolicy{}, []replay.Answer{replay.Status(408, nil, ""), replay.Status(409, nil, "")}, 3, 1125 * time.Millisecond, 1500 * time.Millisecond, nil},
+		{"spent", lm.RetryPolicy{MaxRetries: 1}, []replay.Answer{replay.Status(429, nil, ""), replay.Status(429, nil, "")}, 2, 375 * time.Millisecond, 500 * time.Millisecond, lm.ErrRateLimited},
+		{"400 not retried", lm.RetryPolicy{}, []replay.Answer{replay.Status(400, nil, "")}, 1, 0, 0, lm.ErrBadRequest},
 	}
 	for _, tt := range tests {
 		for _, stream := range []bool{false, true} {
@@ -198,7 +172,7 @@ func TestRetryTiming(t *testing.T) {
 					if stream {
 						last = ok
 					}
-					ft := &fakeTransport{answers: append(append([]func(*http.Request) (*http.Response, error){}, tt.first...), last)}
+					ft := &replay.Script{Answers: append(append([]replay.Answer{}, tt.first...), last)}
 					c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(tt.policy))
 					start := time.Now()
 					var err error
@@ -211,7 +185,7 @@ func TestRetryTiming(t *testing.T) {
 					if tt.is == nil && err != nil || tt.is != nil && !errors.Is(err, tt.is) {
 						t.Fatalf("err = %v, want %v", err, tt.is)
 					}
-					if got := ft.calls.Load(); got != tt.calls {
+					if got := ft.Calls(); got != tt.calls {
 						t.Errorf("calls = %d, want %d", got, tt.calls)
 					}
 					if waited < tt.min || waited > tt.max {
@@ -225,7 +199,7 @@ func TestRetryTiming(t *testing.T) {
 
 func TestRetryWaitHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(429, http.Header{"Retry-After": {"30"}}, "")}}
+		ft := &replay.Script{Answers: []replay.Answer{replay.Status(429, http.Header{"Retry-After": {"30"}}, "")}}
 		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
@@ -240,7 +214,7 @@ func TestRetryWaitHonoursContext(t *testing.T) {
 func TestStreamCutBeforeFinish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cut := "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n"
-		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, cut)}}
+		ft := &replay.Script{Answers: []replay.Answer{replay.Status(200, nil, cut)}}
 		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry()))
 		_, err := lm.Collect(c.Stream(t.Context(), userReq("x")))
 		var se *lm.StreamError
@@ -249,7 +223,7 @@ func TestStreamCutBeforeFinish(t *testing.T) {
 		}
 		// Finished without [DONE] is a complete answer.
 		done := cut + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-		ft = &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, done)}}
+		ft = &replay.Script{Answers: []replay.Answer{replay.Status(200, nil, done)}}
 		c = openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}))
 		resp, err := lm.Collect(c.Stream(t.Context(), userReq("x")))
 		if err != nil || resp.Text() != "par" {
@@ -261,7 +235,7 @@ func TestStreamCutBeforeFinish(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pr, pw := io.Pipe()
-		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){func(r *http.Request) (*http.Response, error) {
+		ft := &replay.Script{Answers: []replay.Answer{func(r *http.Request) (*http.Response, error) {
 			go func() {
 				pw.Write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"))
 				<-r.Context().Done()

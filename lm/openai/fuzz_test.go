@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 )
@@ -23,25 +24,8 @@ func FuzzStreamChunks(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]},\"finish_reason\":\"stop\"}]}\n\n"))
 	f.Add([]byte("event: error\ndata: {\"error\":{\"code\":429}}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ft := &fakeTransport{answers: []func(*http.Request) (*http.Response, error){status(200, nil, string(body))}}
+		ft := &replay.Script{Answers: []replay.Answer{replay.Status(200, nil, string(body))}}
 		c := openai.New("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithRetry(lm.NoRetry()))
-		var acc lm.Accumulator
-		sawErr := false
-		for ch, err := range c.Stream(t.Context(), &lm.Request{}) {
-			if sawErr {
-				t.Fatal("element after the error")
-			}
-			if err != nil {
-				sawErr = true
-				if se, ok := err.(*lm.StreamError); ok {
-					got, want := se.Partial.Text(), acc.Response()
-					if got != want.Text() {
-						t.Fatalf("partial %q, delivered %q", got, want.Text())
-					}
-				}
-				continue
-			}
-			acc.Add(ch)
-		}
+		replay.Collect(t, c.Stream(t.Context(), &lm.Request{}))
 	})
 }

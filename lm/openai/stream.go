@@ -8,8 +8,8 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"time"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/internal/sse"
 	"github.com/godspy/dspy/lm"
 )
@@ -36,6 +36,7 @@ type streamState struct {
 // a finish reason fails with an error wrapping io.ErrUnexpectedEOF.
 func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
+		yield = c.redact.Yield(yield)
 		body, err := c.encode(req, true)
 		if err != nil {
 			yield(lm.Chunk{}, err)
@@ -52,25 +53,16 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 // streamOnce makes one attempt. It returns nil when the stream ended well or
 // the consumer stopped, else the error and any response header.
 func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, emit func(lm.Chunk) bool) (http.Header, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	resp, h, err := c.post(ctx, body, true)
+	s, h, err := provider.Open(ctx, c.provider, c.idle, c.maxLine, func(ctx context.Context) (*http.Response, http.Header, error) {
+		return c.post(ctx, body, true)
+	})
 	if err != nil {
 		return h, err
 	}
-	defer resp.Body.Close()
-	var idle *time.Timer
-	if c.idle > 0 {
-		idle = time.AfterFunc(c.idle, func() { cancel(lm.ErrStreamIdle) })
-		defer idle.Stop()
-	}
-	dec := sse.NewDecoder(resp.Body, c.maxLine)
-	for dec.Next() {
-		if idle != nil {
-			idle.Reset(c.idle)
-		}
-		data := dec.Data()
-		if ev := dec.Event(); len(ev) > 0 && string(ev) == "error" {
+	defer s.Close()
+	for s.Next() {
+		data := s.Data()
+		if ev := s.Event(); len(ev) > 0 && string(ev) == "error" {
 			return h, c.eventError(data, h)
 		}
 		if sse.IsDone(data) {
@@ -93,17 +85,8 @@ func (c *Client) streamOnce(ctx context.Context, body []byte, st *streamState, e
 			return h, nil
 		}
 	}
-	if err := dec.Err(); err != nil {
-		if errors.Is(context.Cause(ctx), lm.ErrStreamIdle) {
-			return h, fmt.Errorf("%s: no event for %v: %w", c.provider, c.idle, lm.ErrStreamIdle)
-		}
-		if ctxErr := context.Cause(ctx); ctxErr != nil {
-			return h, ctxErr
-		}
-		if errors.Is(err, sse.ErrLineTooLong) {
-			return h, fmt.Errorf("%s: reading stream: %w: %w", c.provider, lm.ErrMalformed, err)
-		}
-		return h, fmt.Errorf("%s: reading stream: %w", c.provider, err)
+	if err := s.Err(); err != nil {
+		return h, err
 	}
 	if !st.finished {
 		return h, fmt.Errorf("%s: %w: %w", c.provider, errNoFinish, io.ErrUnexpectedEOF)
@@ -123,12 +106,13 @@ func (c *Client) eventError(data []byte, h http.Header) error {
 	var env struct {
 		Error *wireError `json:"error"`
 	}
+	data = []byte(c.redact.String(string(data))) // before truncation
 	e := &lm.APIError{Message: truncate(string(data), 500)}
 	if json.Unmarshal(data, &env) == nil && env.Error != nil {
 		e = env.Error.apiError()
 	}
 	e.Provider, e.RequestID = c.provider, requestID(h)
-	c.scrubAPI(e)
+	c.redact.APIError(e)
 	return e
 }
 
@@ -150,13 +134,21 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 	} else {
 		err = st.json.Decode(data, &w.chunkBody)
 	}
+	if err != nil && typeMismatch(err) {
+		// Content (or another field) of a type the fast struct does not
+		// take: a list of parts.
+		err = decodeParts(data, w)
+		if err == nil && !st.sawHead && (w.ID != "" || w.Model != "") {
+			st.id, st.model, st.sawHead = w.ID, w.Model, true
+		}
+	}
 	if err != nil {
-		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.scrub(string(data)), err)
+		return lm.Chunk{}, fmt.Errorf("%s: %w: chunk %.200q: %v", c.provider, lm.ErrMalformed, c.redact.String(string(data)), err)
 	}
 	if w.Error != nil {
 		e := w.Error.apiError()
 		e.Provider, e.RequestID = c.provider, requestID(h)
-		c.scrubAPI(e)
+		c.redact.APIError(e)
 		return lm.Chunk{}, e
 	}
 	ch := lm.Chunk{ID: st.id, Model: st.model}
@@ -188,6 +180,14 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 		}
 	}
 	return ch, nil
+}
+
+// typeMismatch reports a JSON value of another type than the fast struct's
+// field. It is called only on the error path: errors.As makes its target
+// escape, which would cost an allocation on every chunk.
+func typeMismatch(err error) bool {
+	var ute *json.UnmarshalTypeError
+	return errors.As(err, &ute)
 }
 
 // callIndex numbers a tool-call fragment. Most servers send an index; some

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -137,28 +138,7 @@ func (c *Client) encode(req *lm.Request, stream bool) ([]byte, error) {
 			w.ResponseFormat.JSONSchema = &wireJSONSchema{Name: name, Schema: f.Schema, Strict: f.Strict}
 		}
 	}
-	b, err := json.Marshal(&w)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encoding request: %w", c.provider, err)
-	}
-	if len(req.Extra) == 0 {
-		return b, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: encoding request: %w", c.provider, err)
-	}
-	for k, v := range req.Extra {
-		if k == "stream" || k == "stream_options" {
-			continue
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: encoding extra field %q: %w", c.provider, k, err)
-		}
-		m[k] = raw
-	}
-	return json.Marshal(m)
+	return provider.Encode(c.provider, &w, req.Extra, "stream", "stream_options")
 }
 
 // Response side.
@@ -292,7 +272,7 @@ type wireResponse struct {
 		Index   int `json:"index"`
 		Message struct {
 			Role             string         `json:"role"`
-			Content          string         `json:"content"`
+			Content          content        `json:"content"`
 			ReasoningContent string         `json:"reasoning_content"`
 			Reasoning        string         `json:"reasoning"`
 			Refusal          string         `json:"refusal"`
@@ -311,16 +291,18 @@ func (c *Client) decodeResponse(b []byte, h http.Header) (*lm.Response, error) {
 	}
 	if w.Error != nil {
 		e := w.Error.apiError()
-		e.Provider, e.RequestID, e.Message = c.provider, requestID(h), c.scrub(e.Message)
+		e.Provider, e.RequestID = c.provider, requestID(h)
+		c.redact.APIError(e)
 		return nil, e
 	}
 	out := &lm.Response{ID: w.ID, Model: w.Model, Choices: make([]lm.Choice, 0, len(w.Choices))}
 	for _, ch := range w.Choices {
 		m := ch.Message
-		if m.Refusal != "" && m.Content == "" && len(m.ToolCalls) == 0 {
-			return nil, &RefusalError{Refusal: m.Refusal}
+		refusal := m.Refusal + m.Content.refusal
+		if refusal != "" && m.Content.text == "" && len(m.ToolCalls) == 0 {
+			return nil, &RefusalError{Refusal: refusal}
 		}
-		msg := lm.Message{Role: lm.RoleAssistant, Content: m.Content, Reasoning: m.ReasoningContent}
+		msg := lm.Message{Role: lm.RoleAssistant, Content: m.Content.text, Reasoning: m.ReasoningContent + m.Content.reasoning}
 		if msg.Reasoning == "" {
 			msg.Reasoning = m.Reasoning
 		}

@@ -1,0 +1,53 @@
+package provider
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Encode marshals the wire request w and merges extra (lm.Request.Extra)
+// into it: extra fields win over the ones w sets, except the keys in
+// reserved, which the client must keep ("stream", ...). name prefixes the
+// errors.
+func Encode(name string, w any, extra map[string]any, reserved ...string) ([]byte, error) {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding request: %w", name, err)
+	}
+	if len(extra) == 0 {
+		return b, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: encoding request: %w", name, err)
+	}
+	for k, v := range extra {
+		if slices.Contains(reserved, k) {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: encoding extra field %q: %w", name, k, err)
+		}
+		m[k] = raw
+	}
+	return json.Marshal(m)
+}
+
+// HTTPClient is the client every provider uses without WithHTTPClient, so
+// they share connections. Its transport keeps up to 1024 idle connections
+// per host and does not cap connections per host: http.DefaultTransport
+// keeps only 2 idle per host, so hundreds of concurrent streams would churn
+// connections.
+var HTTPClient = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = 1024
+	t.MaxConnsPerHost = 0
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+})
