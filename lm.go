@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/anthropic"
@@ -34,6 +35,8 @@ type lmOptionFunc func(*lmConfig)
 func (f lmOptionFunc) applyLM(c *lmConfig) { f(c) }
 
 type lmConfig struct {
+	idle        time.Duration // WithIdleTimeout; 0: the provider's default
+	timeout     time.Duration // WithTimeout
 	baseURL     string
 	apiKey      string
 	hc          *http.Client
@@ -56,6 +59,25 @@ func WithAPIKey(key string) LMOption { return lmOptionFunc(func(c *lmConfig) { c
 // WithHTTPClient sets the HTTP client (proxies, TLS, tests).
 func WithHTTPClient(hc *http.Client) LMOption {
 	return lmOptionFunc(func(c *lmConfig) { c.hc = hc })
+}
+
+// WithIdleTimeout bounds how long a streamed reply may be silent: from the
+// request to its response headers, and between any two bytes of the stream
+// (keep-alive comments count). A stall ends the stream with
+// lm.ErrStreamIdle, what arrived kept. The default is 60 s
+// (openai.DefaultIdleTimeout); a negative d waits as long as the context
+// allows. A model that thinks silently for longer before its first token
+// needs a longer one.
+func WithIdleTimeout(d time.Duration) LMOption {
+	return lmOptionFunc(func(c *lmConfig) { c.idle = d })
+}
+
+// WithTimeout bounds a whole blocking call (Generate), retries and their
+// waits included; it then fails with context.DeadlineExceeded. The default
+// is 10 min (openai.DefaultTimeout); a negative d has no bound but the
+// context's. Streams are bounded by WithIdleTimeout instead.
+func WithTimeout(d time.Duration) LMOption {
+	return lmOptionFunc(func(c *lmConfig) { c.timeout = d })
 }
 
 // WithLimits bounds requests in flight and requests and tokens per minute;
@@ -120,6 +142,10 @@ func knownProviders() []string {
 //
 // Any OpenAI-compatible server works as "openai/MODEL" with WithBaseURL.
 //
+// Every LM has stall protection: a streamed reply silent for 60 s
+// (WithIdleTimeout) ends with lm.ErrStreamIdle, and a blocking call ends
+// after 10 min (WithTimeout).
+//
 // Replies are cached, as in DSPy: by default in a memory cache of the LM's
 // own; WithCache shares a store (memory, disk, Redis) or turns caching off.
 // WithLMHistory keeps the LM's calls.
@@ -165,6 +191,12 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 		if cfg.retry != nil {
 			o = append(o, anthropic.WithRetry(*cfg.retry))
 		}
+		if cfg.idle != 0 {
+			o = append(o, anthropic.WithIdleTimeout(cfg.idle))
+		}
+		if cfg.timeout != 0 {
+			o = append(o, anthropic.WithTimeout(cfg.timeout))
+		}
 		m = anthropic.New(model, o...)
 	} else {
 		o := []openai.Option{openai.WithBaseURL(base), openai.WithAPIKey(key), openai.WithHTTPClient(cfg.hc), openai.WithProvider(p.provider)}
@@ -186,6 +218,12 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 		}
 		if cfg.retry != nil {
 			o = append(o, openai.WithRetry(*cfg.retry))
+		}
+		if cfg.idle != 0 {
+			o = append(o, openai.WithIdleTimeout(cfg.idle))
+		}
+		if cfg.timeout != 0 {
+			o = append(o, openai.WithTimeout(cfg.timeout))
 		}
 		m = openai.New(model, o...)
 	}

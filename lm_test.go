@@ -1,11 +1,16 @@
 package dspy
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/anthropic"
 	"github.com/godspy/dspy/lm/openai"
@@ -142,6 +147,53 @@ func TestNewLMErrors(t *testing.T) {
 					t.Errorf("err %q does not mention %q", err, w)
 				}
 			}
+		})
+	}
+}
+
+// NewLM, the documented front door, has the providers' stall protection by
+// default: 60 s of silence ends a stream, 10 min a blocking call (checked
+// on synctest's fake clock by the providers' own stall suite).
+func TestNewLMStallProtectionByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wire replay.Wire
+	}{{"openai", replay.OpenAIWire()}, {"anthropic", replay.AnthropicWire()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			replay.StallTests(t, tc.wire, func(hc *http.Client) lm.LM {
+				m, err := NewLM(tc.name+"/m", WithBaseURL("http://godspy.invalid"), WithAPIKey("sk-x"),
+					WithHTTPClient(hc), WithRetry(lm.NoRetry()), WithCache(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			})
+		})
+	}
+}
+
+// WithIdleTimeout reaches the provider: a stall ends at the given timeout.
+func TestNewLMIdleTimeout(t *testing.T) {
+	for _, provider := range []string{"openai", "anthropic"} {
+		t.Run(provider, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hc := &http.Client{Transport: &replay.PacedTransport{HeaderDelay: time.Hour}}
+				m, err := NewLM(provider+"/m", WithBaseURL("http://godspy.invalid"), WithAPIKey("sk-x"),
+					WithHTTPClient(hc), WithRetry(lm.NoRetry()), WithCache(nil), WithIdleTimeout(5*time.Second), WithTimeout(7*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				_, err = lm.Collect(m.Stream(t.Context(), hiRequest()))
+				if !errors.Is(err, lm.ErrStreamIdle) || time.Since(start) != 5*time.Second {
+					t.Errorf("stream: %v after %v, want lm.ErrStreamIdle after 5s", err, time.Since(start))
+				}
+				start = time.Now()
+				_, err = m.Generate(t.Context(), hiRequest())
+				if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 7*time.Second {
+					t.Errorf("blocking: %v after %v, want DeadlineExceeded after 7s", err, time.Since(start))
+				}
+			})
 		})
 	}
 }

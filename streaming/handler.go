@@ -299,6 +299,8 @@ func UserMessage(err error) string {
 		return "the server could not authenticate with its language model provider"
 	case errors.Is(err, lm.ErrRefusal):
 		return "the language model refused to answer"
+	case errors.Is(err, lm.ErrConfig):
+		return "the server's language model is misconfigured (its address cannot work); tell the operator"
 	case errors.As(err, &pe):
 		if pe.Field != "" {
 			return fmt.Sprintf("the language model's reply could not be understood (field %q)", pe.Field)

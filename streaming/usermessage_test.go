@@ -32,6 +32,7 @@ func TestUserMessage(t *testing.T) {
 		{"parse field", &dspy.ParseError{Adapter: "ChatAdapter", Field: "answer", Raw: "secret raw"}, `the language model's reply could not be understood (field "answer")`},
 		{"parse", &dspy.ParseError{Adapter: "ChatAdapter", Raw: "secret raw"}, "the language model's reply could not be understood"},
 		{"server", fmt.Errorf("x: %w", lm.ErrServer), "the language model provider failed; try again"},
+		{"config", fmt.Errorf("openai: %w: unsupported scheme", lm.ErrConfig), "the server's language model is misconfigured (its address cannot work); tell the operator"},
 		{"idle", fmt.Errorf("x: %w", lm.ErrStreamIdle), "the language model provider failed; try again"},
 		{"cut stream", &lm.StreamError{Err: io.ErrUnexpectedEOF}, "the language model provider failed; try again"},
 		{"unknown", secret, "internal error"},

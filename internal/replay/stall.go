@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -18,6 +19,32 @@ type Wire struct {
 	Text      func(string) string // an event that delivers text
 	KeepAlive string              // what the server sends while the model thinks
 	End       string              // the events that end a stream well
+}
+
+// OpenAIWire is the chat-completions stream, for StallTests.
+func OpenAIWire() Wire {
+	return Wire{
+		Text: func(s string) string {
+			return `data: {"id":"c","choices":[{"index":0,"delta":{"content":` + strconv.Quote(s) + `},"finish_reason":null}]}` + "\n\n"
+		},
+		KeepAlive: ": OPENROUTER PROCESSING\n\n",
+		End:       `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n",
+	}
+}
+
+// AnthropicWire is the Messages stream, for StallTests.
+func AnthropicWire() Wire {
+	return Wire{
+		Head: "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n" +
+			"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+		Text: func(s string) string {
+			return "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":" + strconv.Quote(s) + "}}\n\n"
+		},
+		KeepAlive: "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+		End: "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+			"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n" +
+			"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+	}
 }
 
 // StallTests checks a provider's stall protection with its default

@@ -131,6 +131,10 @@ func New(model string, opts ...Option) *Client {
 // Model returns the model name requests use by default.
 func (c *Client) Model() string { return c.model }
 
+// BaseURL returns the API root the client sends its requests to; the cache
+// keys on it (lm.Endpoint).
+func (c *Client) BaseURL() string { return c.baseURL }
+
 // String names the client without its API key, so that printing or
 // logging it (%v, %+v, slog) cannot leak the key.
 func (c *Client) String() string { return "anthropic.Client(" + c.model + ")" }

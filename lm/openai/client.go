@@ -161,6 +161,10 @@ func New(model string, opts ...Option) *Client {
 // Model returns the model name requests use by default.
 func (c *Client) Model() string { return c.model }
 
+// BaseURL returns the API root the client sends its requests to; the cache
+// keys on it (lm.Endpoint).
+func (c *Client) BaseURL() string { return c.baseURL }
+
 // Provider returns the provider name used in errors.
 func (c *Client) Provider() string { return c.provider }
 

@@ -2,7 +2,6 @@ package openai_test
 
 import (
 	"net/http"
-	"strconv"
 	"testing"
 
 	"github.com/godspy/dspy/internal/replay"
@@ -11,13 +10,7 @@ import (
 )
 
 func TestStallProtection(t *testing.T) {
-	replay.StallTests(t, replay.Wire{
-		Text: func(s string) string {
-			return `data: {"id":"c","choices":[{"index":0,"delta":{"content":` + strconv.Quote(s) + `},"finish_reason":null}]}` + "\n\n"
-		},
-		KeepAlive: ": OPENROUTER PROCESSING\n\n",
-		End:       `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n",
-	}, func(hc *http.Client) lm.LM {
+	replay.StallTests(t, replay.OpenAIWire(), func(hc *http.Client) lm.LM {
 		return openai.New("m", openai.WithHTTPClient(hc), openai.WithRetry(lm.NoRetry()))
 	})
 }
