@@ -38,7 +38,8 @@ type StreamingAdapter interface {
 // The guarantee a parser gives, for every way the reply is cut into pieces:
 // for each output-field occurrence, the Text of its FieldChunks concatenates
 // to exactly the value Parse returns for that field (for strings; the JSON
-// text for other values of the JSON adapter), exactly one chunk has Last set
+// text for other values of the JSON adapter, the element's content as text
+// for those of the XML adapter), exactly one chunk has Last set
 // and it is the final one, and no marker text (headers, tags, JSON syntax)
 // appears in any chunk. Text is held back only while it could still be the
 // start of an end marker (or trailing whitespace that Parse trims).

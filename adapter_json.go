@@ -44,7 +44,7 @@ func (a JSONAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 func (JSONAdapter) system(sig *Signature) string {
 	var b strings.Builder
 	b.Grow(systemSizeHint(sig) + 100)
-	writeFieldDescriptions(&b, sig, "\n")
+	writeFieldDescriptions(&b, sig, "\n", true)
 	b.WriteByte('\n')
 	b.WriteString(structureIntro)
 	b.WriteString("\n\nInputs will have the following structure:\n\n")
