@@ -177,8 +177,8 @@ func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 }
 
 // assistant builds a demo's assistant turn.
-func (a ChatAdapter) assistant(sig *Signature, vals map[string]any) (string, error) {
-	s, err := outputSections(sig, vals, chatSection)
+func (a ChatAdapter) assistant(sig *Signature, vals map[string]any, missing any) (string, error) {
+	s, err := outputSections(sig, vals, missing, chatSection)
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,6 +26,10 @@ type dspyMessagesCase struct {
 	Inputs       Inputs            `json:"inputs"`
 	Messages     []dspyMessage     `json:"messages"`
 	System       string            `json:"system"`
+	// Count and Some: a test that asserts only the number of messages and
+	// the content of some (by index).
+	Count int               `json:"count"`
+	Some  map[string]string `json:"some"`
 }
 
 type dspyMessage struct {
@@ -94,6 +99,18 @@ func TestDSPyAdapterMessages(t *testing.T) {
 			got := make([]dspyMessage, len(req.Messages))
 			for i, m := range req.Messages {
 				got[i] = dspyMessage{string(m.Role), m.Content}
+			}
+			if c.Count > 0 {
+				if len(got) != c.Count {
+					t.Fatalf("%d messages, want %d (%s)", len(got), c.Count, c.Source)
+				}
+				for k, want := range c.Some {
+					i, _ := strconv.Atoi(k)
+					if d := cmp.Diff(want, got[i].Content); d != "" {
+						t.Errorf("message %d mismatch with %s (-want +got):\n%s", i, c.Source, d)
+					}
+				}
+				return
 			}
 			if c.System != "" {
 				if d := cmp.Diff(c.System, got[0].Content); d != "" {

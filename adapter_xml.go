@@ -291,8 +291,8 @@ func pyQuoteAttr(s string) string {
 }
 
 // xmlAssistant builds a demo's assistant turn.
-func xmlAssistant(sig *Signature, vals map[string]any) (string, error) {
-	return outputSections(sig, vals, xmlOutputSection)
+func xmlAssistant(sig *Signature, vals map[string]any, missing any) (string, error) {
+	return outputSections(sig, vals, missing, xmlOutputSection)
 }
 
 // Parse reads text as DSPy 3's XMLAdapter does: as the content of a root
