@@ -3,6 +3,7 @@ package dspy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/godspy/dspy/internal/fieldstream"
@@ -38,7 +39,8 @@ type StreamingAdapter interface {
 // The guarantee a parser gives, for every way the reply is cut into pieces:
 // for each output-field occurrence, the Text of its FieldChunks concatenates
 // to exactly the value Parse returns for that field (for strings; the JSON
-// text for other values of the JSON adapter), exactly one chunk has Last set
+// text for other values of the JSON adapter, the element's content as text
+// for those of the XML adapter), exactly one chunk has Last set
 // and it is the final one, and no marker text (headers, tags, JSON syntax)
 // appears in any chunk. Text is held back only while it could still be the
 // start of an end marker (or trailing whitespace that Parse trims).
@@ -82,10 +84,16 @@ type messages struct {
 	// left out.
 	placeholders bool
 	section      func(b *strings.Builder, f Field, v any) error
-	assistant    func(sig *Signature, vals map[string]any) (string, error)
+	// assistant writes a turn's outputs; a missing one is written as
+	// missing (notSupplied in a demo, None in a history turn).
+	assistant func(sig *Signature, vals map[string]any, missing any) (string, error)
 }
 
-// format builds req.Messages.
+// format builds req.Messages. A History input (the first input of that
+// type) is written as DSPy's format_conversation_history does: one
+// user/assistant pair per earlier turn, after the demos, formatted for the
+// signature without the history field, which the current user message
+// leaves out too.
 func (m *messages) format(sig *Signature, demos []Example, in Inputs, req *lm.Request) error {
 	msgs := make([]lm.Message, 0, 2+2*len(demos))
 	msgs = append(msgs, lm.Message{Role: lm.RoleSystem, Content: m.system})
@@ -97,19 +105,56 @@ func (m *messages) format(sig *Signature, demos []Example, in Inputs, req *lm.Re
 			if err != nil {
 				return fmt.Errorf("dspy: %s: demo: %w", m.adapter, err)
 			}
-			as, err := m.assistant(sig, d)
+			as, err := m.assistant(sig, d, notSupplied)
 			if err != nil {
 				return fmt.Errorf("dspy: %s: demo: %w", m.adapter, err)
 			}
 			msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u}, lm.Message{Role: lm.RoleAssistant, Content: as})
 		}
 	}
-	u, err := m.user(sig, in, false, m.reminder)
+	cur := sig
+	if k := historyField(sig); k >= 0 {
+		cur = &Signature{instructions: sig.instructions, inputs: slices.Delete(slices.Clone(sig.inputs), k, k+1), outputs: sig.outputs}
+		if v, ok := in[sig.inputs[k].Name]; ok {
+			h, err := historyOf(v)
+			if err != nil {
+				return fmt.Errorf("dspy: %s: input field %q: %w", m.adapter, sig.inputs[k].Name, err)
+			}
+			for n, turn := range h.Messages {
+				u, err := m.user(cur, turn, false, "")
+				if err != nil {
+					return fmt.Errorf("dspy: %s: history message %d: %w", m.adapter, n, err)
+				}
+				if u != "" {
+					msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
+				}
+				as, err := m.assistant(cur, turn, nil)
+				if err != nil {
+					return fmt.Errorf("dspy: %s: history message %d: %w", m.adapter, n, err)
+				}
+				msgs = append(msgs, lm.Message{Role: lm.RoleAssistant, Content: as})
+			}
+		}
+	}
+	u, err := m.user(cur, in, false, m.reminder)
 	if err != nil {
 		return fmt.Errorf("dspy: %s: %w", m.adapter, err)
 	}
-	req.Messages = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
+	if u != "" {
+		msgs = append(msgs, lm.Message{Role: lm.RoleUser, Content: u})
+	}
+	req.Messages = msgs
 	return nil
+}
+
+// historyField is the index of sig's first History input, or -1.
+func historyField(sig *Signature) int {
+	for i, f := range sig.inputs {
+		if f.Type.kind == KindHistory {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkFormatArgs is the nil check every adapter's Format starts with.
@@ -173,9 +218,9 @@ func (m *messages) user(sig *Signature, vals map[string]any, partial bool, remin
 // notSupplied stands for a demo's missing value, as in DSPy.
 const notSupplied = "Not supplied for this particular example. "
 
-// outputSections writes a demo's outputs, one section each (notSupplied
-// for a missing one), joined by blank lines and trimmed.
-func outputSections(sig *Signature, vals map[string]any, section func(*strings.Builder, Field, any) error) (string, error) {
+// outputSections writes a turn's outputs, one section each (missing for a
+// missing one), joined by blank lines and trimmed.
+func outputSections(sig *Signature, vals map[string]any, missing any, section func(*strings.Builder, Field, any) error) (string, error) {
 	var b strings.Builder
 	for i, f := range sig.outputs {
 		if i > 0 {
@@ -183,7 +228,7 @@ func outputSections(sig *Signature, vals map[string]any, section func(*strings.B
 		}
 		v, ok := vals[f.Name]
 		if !ok {
-			v = notSupplied
+			v = missing
 		}
 		if err := section(&b, f, v); err != nil {
 			return "", fmt.Errorf("output field %q: %w", f.Name, err)

@@ -15,16 +15,22 @@ import (
 type ChatLayout int
 
 const (
-	// LayoutDefault is the layout of current DSPy: the system message's
-	// parts are joined by single newlines, and the user message's reminder
-	// names the `[[ ## field ## ]]` markers with type notes such as
-	// "(must be formatted as a valid Python int)". Demo turns carry no
-	// reminder.
+	// LayoutDefault is the layout of DSPy 2.6, which the recorded DSPy
+	// exchanges in testdata pin: the system message's parts are joined by
+	// single newlines, and the user message's reminder names the
+	// `[[ ## field ## ]]` markers with type notes such as "(must be
+	// formatted as a valid Python int)". Demo turns carry no reminder.
 	LayoutDefault ChatLayout = iota
 	// LayoutDSPy25 is the layout of DSPy 2.5: blank lines between every
 	// part of the system message, a reminder with plain field names, and
 	// the reminder repeated in every demo's user turn.
 	LayoutDSPy25
+	// LayoutDSPy3 is the layout of DSPy 3 (3.0 to 3.3.1): LayoutDefault,
+	// except that every line of the field lists ends in ": " and the
+	// description, even when there is none ("1. `question` (str): "), the
+	// last line of each list being stripped. JSONAdapter and XMLAdapter
+	// always use DSPy 3's field lines.
+	LayoutDSPy3
 )
 
 // ChatAdapter is DSPy's default adapter. The prompt declares the fields,
@@ -44,7 +50,7 @@ const (
 // text is read as JSON, or failing that as a Python literal (single quotes,
 // True/False/None, tuples), which is parsed, never evaluated.
 type ChatAdapter struct {
-	// Layout selects the prompt layout; the zero value is current DSPy's.
+	// Layout selects the prompt layout; the zero value is DSPy 2.6's.
 	Layout ChatLayout
 }
 
@@ -72,8 +78,11 @@ func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 // parts returns the signature-dependent prompt parts, cached.
 func (a ChatAdapter) parts(sig *Signature) promptParts {
 	kind := promptChat
-	if a.Layout == LayoutDSPy25 {
+	switch a.Layout {
+	case LayoutDSPy25:
 		kind = promptChat25
+	case LayoutDSPy3:
+		kind = promptChat3
 	}
 	return cachedPrompt(sig, kind, func(s *Signature) promptParts {
 		var b strings.Builder
@@ -90,7 +99,7 @@ func (a ChatAdapter) system(sig *Signature) string {
 	}
 	var b strings.Builder
 	b.Grow(systemSizeHint(sig))
-	writeFieldDescriptions(&b, sig, sep)
+	writeFieldDescriptions(&b, sig, sep, a.Layout == LayoutDSPy3)
 	b.WriteString(sep)
 	b.WriteString(structureIntro)
 	b.WriteString("\n\n")
@@ -168,8 +177,8 @@ func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 }
 
 // assistant builds a demo's assistant turn.
-func (a ChatAdapter) assistant(sig *Signature, vals map[string]any) (string, error) {
-	s, err := outputSections(sig, vals, chatSection)
+func (a ChatAdapter) assistant(sig *Signature, vals map[string]any, missing any) (string, error) {
+	s, err := outputSections(sig, vals, missing, chatSection)
 	if err != nil {
 		return "", err
 	}

@@ -49,12 +49,16 @@ func streamReply(r *rand.Rand, adapter string, sig *Signature) string {
 		}
 		b.WriteString(oneOf(r, "[[ ## completed ## ]]", "", "[[ ## compl"))
 	case "XML":
-		for k, n := range names {
-			v := strings.ReplaceAll(streamValue(r), "</"+n+">", "")
-			b.WriteString("<" + n + ">" + v)
-			if k < len(names)-1 || r.IntN(4) != 0 {
-				b.WriteString("</" + n + ">")
+		esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+		for _, n := range names {
+			v := esc.Replace(streamValue(r))
+			switch r.IntN(4) {
+			case 0:
+				v += "<b>" + esc.Replace(streamValue(r)) + "</b>" + esc.Replace(streamValue(r))
+			case 1:
+				v = "<" + n + ">" + v + "</" + n + ">" + oneOf(r, "", " ", "&amp;")
 			}
+			b.WriteString("<" + n + ">" + v + "</" + n + ">")
 			b.WriteString(oneOf(r, "\n", ""))
 		}
 	case "JSON":

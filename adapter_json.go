@@ -44,7 +44,7 @@ func (a JSONAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 func (JSONAdapter) system(sig *Signature) string {
 	var b strings.Builder
 	b.Grow(systemSizeHint(sig) + 100)
-	writeFieldDescriptions(&b, sig, "\n")
+	writeFieldDescriptions(&b, sig, "\n", true)
 	b.WriteByte('\n')
 	b.WriteString(structureIntro)
 	b.WriteString("\n\nInputs will have the following structure:\n\n")
@@ -88,7 +88,7 @@ func (JSONAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 
 // jsonObjectText writes a demo's outputs as json.dumps(indent=2) does, in
 // signature order.
-func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
+func jsonObjectText(sig *Signature, vals map[string]any, missing any) (string, error) {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i, f := range sig.outputs {
@@ -100,7 +100,7 @@ func jsonObjectText(sig *Signature, vals map[string]any) (string, error) {
 		b.WriteString(": ")
 		v, ok := vals[f.Name]
 		if !ok {
-			v = notSupplied
+			v = missing
 		}
 		if err := writeIndentedJSON(&b, v, "  "); err != nil {
 			return "", fmt.Errorf("output field %q: %w", f.Name, err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"weak"
 )
 
@@ -23,9 +24,15 @@ const structureIntro = "All interactions will be structured in the following way
 // objectivePrefix opens DSPy's task description; the trailing space is DSPy's.
 const objectivePrefix = "In adhering to this structure, your objective is: "
 
-// writeFieldList writes DSPy's numbered field list: "1. `question` (str)"
+// writeFieldList writes DSPy 2.x's numbered field list: "1. `question` (str)"
 // with ": desc" when the field has a description, one field per line.
-func writeFieldList(b *strings.Builder, fs []Field) {
+func writeFieldList(b *strings.Builder, fs []Field) { writeFields(b, fs, false) }
+
+// writeFields writes the numbered field list; colon selects DSPy 3's
+// layout, where every field is followed by ": " and its (possibly empty)
+// description, and the joined list is stripped, so the last field of an
+// undescribed list ends in ":".
+func writeFields(b *strings.Builder, fs []Field, colon bool) {
 	for i, f := range fs {
 		if i > 0 {
 			b.WriteByte('\n')
@@ -36,9 +43,18 @@ func writeFieldList(b *strings.Builder, fs []Field) {
 		b.WriteString("` (")
 		writeTypeName(b, f.Type)
 		b.WriteByte(')')
-		if f.Desc != "" {
+		desc := f.Desc
+		if i == len(fs)-1 {
+			desc = strings.TrimRightFunc(desc, unicode.IsSpace)
+		}
+		switch {
+		case desc != "":
 			b.WriteString(": ")
-			b.WriteString(f.Desc)
+			b.WriteString(desc)
+		case colon && i < len(fs)-1:
+			b.WriteString(": ")
+		case colon:
+			b.WriteByte(':')
 		}
 	}
 }
@@ -54,13 +70,14 @@ func writeTypeName(b *strings.Builder, t Type) {
 }
 
 // writeFieldDescriptions writes "Your input fields are:\n..." and the output
-// list; sep separates the two lists ("\n" now, "\n\n" in DSPy 2.5).
-func writeFieldDescriptions(b *strings.Builder, sig *Signature, sep string) {
+// list; sep separates the two lists ("\n" now, "\n\n" in DSPy 2.5), and
+// colon selects DSPy 3's field lines (see writeFields).
+func writeFieldDescriptions(b *strings.Builder, sig *Signature, sep string, colon bool) {
 	b.WriteString("Your input fields are:\n")
-	writeFieldList(b, sig.inputs)
+	writeFields(b, sig.inputs, colon)
 	b.WriteString(sep)
 	b.WriteString("Your output fields are:\n")
-	writeFieldList(b, sig.outputs)
+	writeFields(b, sig.outputs, colon)
 }
 
 // writeTypeNote writes the placeholder "{name}" of an output field in the
@@ -537,6 +554,7 @@ type promptKind uint8
 const (
 	promptChat promptKind = iota
 	promptChat25
+	promptChat3
 	promptJSON
 	promptXML
 )

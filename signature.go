@@ -332,7 +332,7 @@ func (s *Signature) String() string {
 //
 // The field name is the json tag name if present, else the Go name in
 // snake_case; the type comes from the Go type (string, ints, floats, bool,
-// slices, maps with string keys; a string field may declare
+// slices, maps with string keys, dspy.History; a string field may declare
 // `dspy:"out,literal=a|b|c"`). Fields without a dspy tag are ignored.
 func SignatureOf[T any]() (*Signature, error) {
 	return signatureOfType(reflect.TypeFor[T]())
@@ -442,6 +442,9 @@ func snake(s string) string {
 }
 
 func typeOfGo(t reflect.Type) (Type, error) {
+	if t == reflect.TypeFor[History]() {
+		return HistoryType(), nil
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return Str(), nil

@@ -54,7 +54,7 @@ func TestParseSignatureErrors(t *testing.T) {
 		{"q, q -> a", `dspy: bad signature "q, q -> a" at offset 3: duplicate field name "q"`},
 		{"q -> a, q", `dspy: bad signature "q -> a, q" at offset 8: duplicate field name "q"`},
 		{"2fast -> a", `dspy: bad signature "2fast -> a" at offset 0: "2fast" is not a valid field name (letters, digits and _, not starting with a digit)`},
-		{"q -> a: strr", `dspy: bad signature "q -> a: strr" at offset 8: field "a": unknown type "strr" (want str, int, float, bool, Any, list[T], dict[K, V] or Literal[...])`},
+		{"q -> a: strr", `dspy: bad signature "q -> a: strr" at offset 8: field "a": unknown type "strr" (want str, int, float, bool, Any, History, list[T], dict[K, V] or Literal[...])`},
 		{"q -> a: list[int", `dspy: bad signature "q -> a: list[int" at offset 8: field "a": unbalanced brackets in type "list[int"`},
 		{"q -> a -> b", `dspy: bad signature "q -> a -> b" at offset 7: more than one "->"`},
 		{"q -> a:", `dspy: bad signature "q -> a:" at offset 7: missing type after ":" for field "a"`},

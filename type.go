@@ -24,11 +24,12 @@ const (
 	KindDict                // dict[K, V]
 	KindLiteral             // Literal['a', 'b']
 	KindAny                 // Any
+	KindHistory             // History: earlier turns of a conversation (an input)
 )
 
 // Type is a field's type, such as str, list[int] or Literal['a', 'b']. The
 // zero Type is str. A Type is an immutable value: build one with Str, Int,
-// Float, Bool, Any, ListOf, DictOf, Literal or ParseType.
+// Float, Bool, Any, HistoryType, ListOf, DictOf, Literal or ParseType.
 type Type struct {
 	kind Kind
 	// elemType is the element type of a list and the value type of a dict.
@@ -53,6 +54,10 @@ func Bool() Type { return Type{kind: KindBool} }
 
 // Any returns the Any type: any JSON value.
 func Any() Type { return Type{kind: KindAny} }
+
+// HistoryType returns the History type, DSPy's dspy.History: an input whose
+// value is a History of earlier turns (see History).
+func HistoryType() Type { return Type{kind: KindHistory} }
 
 // ListOf returns list[elem].
 func ListOf(elem Type) Type { return Type{kind: KindList, elemType: &elem} }
@@ -98,6 +103,8 @@ func (t Type) String() string {
 		return "bool"
 	case KindAny:
 		return "Any"
+	case KindHistory:
+		return "History"
 	case KindList:
 		return "list[" + t.elem().String() + "]"
 	case KindDict:
@@ -175,6 +182,8 @@ func parseType(s string) (Type, error) {
 		return scalar(Bool(), hasArgs, s)
 	case "any":
 		return scalar(Any(), hasArgs, s)
+	case "history", "dspy.history":
+		return scalar(HistoryType(), hasArgs, s)
 	case "list":
 		if !hasArgs {
 			return ListOf(Any()), nil
@@ -218,7 +227,7 @@ func parseType(s string) (Type, error) {
 		}
 		return Literal(vals...), nil
 	}
-	return Type{}, fmt.Errorf("unknown type %q (want str, int, float, bool, Any, list[T], dict[K, V] or Literal[...])", base)
+	return Type{}, fmt.Errorf("unknown type %q (want str, int, float, bool, Any, History, list[T], dict[K, V] or Literal[...])", base)
 }
 
 func scalar(t Type, hasArgs bool, s string) (Type, error) {

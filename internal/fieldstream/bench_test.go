@@ -82,7 +82,10 @@ func TestBenchReplies(t *testing.T) {
 		case "Chat":
 			want = refChat(reply, fields)
 		case "XML":
-			want = refXML(reply, fields)
+			var err error
+			if want, err = refXML(reply, fields); err != nil {
+				t.Fatal(err)
+			}
 		case "JSON":
 			var err error
 			if want, err = refJSON(reply, fields); err != nil {

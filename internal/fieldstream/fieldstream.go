@@ -74,6 +74,15 @@ func (c *collector) addBytes(p []byte) {
 	c.buf = append(c.buf, p...)
 }
 
+// addString appends a copy of s.
+func (c *collector) addString(s string) {
+	if s == "" {
+		return
+	}
+	c.toBuf()
+	c.buf = append(c.buf, s...)
+}
+
 func (c *collector) toBuf() {
 	if !c.inBuf {
 		c.buf = append(c.buf[:0], c.src[c.a:c.b]...)
@@ -266,18 +275,6 @@ func (m *machine) rest() (n int) {
 	m.cont = 0
 	n, m.nr = m.nr, 0
 	return n
-}
-
-// matches reports whether the bytes of the rune at [i, j) are a prefix of lit.
-func (m *machine) matches(lit string, i, j int) bool {
-	if j-i > len(lit) {
-		return false
-	}
-	if i >= 0 {
-		return m.src[i:j] == lit[:j-i]
-	}
-	n := -i
-	return string(m.hold[len(m.hold)-n:]) == lit[:n] && m.src[:j] == lit[n:j-i]
 }
 
 // appendRune appends the bytes of the rune at [i, j) to dst.

@@ -40,10 +40,15 @@ func FuzzXMLFieldParser(f *testing.F) {
 	addSeeds(f, genXML,
 		"<answer> Hi <b>x</b> </answer>",
 		"<a><answer></a>x</answer><answer>y",
-		"<<answer>\u00a0</answ</answer")
+		"<<answer>\u00a0</answ</answer",
+		"<answer>a &amp;&amp; b</answer>",
+		"<answer>The tag <answer>inner</answer> ends &#x1F600;</answer>",
+		"<answer><![CDATA[x]]]]>&#13;\r\n<b\tz='1\n2'/></answer>")
 	f.Fuzz(func(t *testing.T, reply string, cutBytes []byte) {
-		got := feed(NewXML(fuzzFields), reply, fuzzCuts(cutBytes, len(reply)))
-		if err := checkChunks(got, refXML(reply, fuzzFields), nil); err != nil {
+		p := NewXML(fuzzFields)
+		got := feed(p, reply, fuzzCuts(cutBytes, len(reply)))
+		want, err := refXML(reply, fuzzFields)
+		if err := checkStream(p, got, want, err, nil); err != nil {
 			t.Fatalf("reply %q: %v\nchunks: %+v", reply, err, got)
 		}
 	})

@@ -44,14 +44,17 @@ func TestLatency(t *testing.T) {
 			{"\x82", "日本語\u3000あ"},
 		}, "日本語\u3000あ"},
 		{"xml", NewXML([]string{"answer"}), []step{
+			// A reference is held until its ';', a child's start tag until
+			// its content begins; text after a child is escaped again.
 			{"<answ", ""},
-			{"er> Hi <b>x</b> ", "Hi <b>x</b>"},
-			{"</", "Hi <b>x</b>"},
-			{"answ", "Hi <b>x</b>"},
-			{"x", "Hi <b>x</b> </answx"},
-			{" </answer", "Hi <b>x</b> </answx"},
-			{">tail", "Hi <b>x</b> </answx"},
-		}, "Hi <b>x</b> </answx"},
+			{"er> Hi &am", "Hi"},
+			{"p; <b", "Hi &"},
+			{" x='1'>", "Hi &"},
+			{"y", `Hi & <b x="1">y`},
+			{"</b> &lt", `Hi & <b x="1">y</b>`},
+			{";/", `Hi & <b x="1">y</b> &lt;/`},
+			{" </answer>tail", `Hi & <b x="1">y</b> &lt;/`},
+		}, `Hi & <b x="1">y</b> &lt;/`},
 		{"json", NewJSON([]string{"answer", "n"}), []step{
 			{"```json\n{\"ans", ""},
 			{"wer\": \"Hi ", "Hi "},

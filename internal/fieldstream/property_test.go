@@ -50,25 +50,77 @@ func genChat(r *rand.Rand) string {
 	return b.String()
 }
 
-// genXML writes an XMLAdapter reply: tagged fields with tricky values, the
-// closing tag missing at the end now and then, unknown tags and prose.
+// genXML writes an XMLAdapter reply: top-level elements for fields (some
+// repeated, some unknown, one as <entry key=...>) between prose, values
+// with references, CDATA, comments, processing instructions, line ends to
+// normalize and child elements (empty ones, attributes, the field's own
+// name nested); one reply in six is made malformed in some way.
 func genXML(r *rand.Rand) string {
 	var b strings.Builder
 	names := []string{"reasoning", "answer", "x_1", "other", "answer", "b"}
 	for range r.IntN(5) {
 		if r.IntN(3) == 0 {
-			b.WriteString(genText(r, 3))
+			b.WriteString(genXMLText(r, 3))
 		}
 		n := names[r.IntN(len(names))]
-		v := genText(r, 12)
-		v = strings.ReplaceAll(v, "</"+n+">", "</"+n+" >")
-		b.WriteString("<" + n + ">" + v)
-		if r.IntN(6) != 0 {
-			b.WriteString("</" + n + ">")
-		} else {
-			b.WriteString(pick(r, "", "</"+n, "</"))
+		switch r.IntN(8) {
+		case 0:
+			b.WriteString(`<entry key="` + n + `">` + genXMLValue(r, 0) + "</entry>")
+		case 1:
+			b.WriteString("<" + n + pick(r, "/>", " />", ` k="v"/>`))
+		default:
+			b.WriteString("<" + n + pick(r, ">", " >", ` id="1">`, "\n>") + genXMLValue(r, 0) + "</" + n + pick(r, ">", " >"))
 		}
-		b.WriteString(pick(r, "", "\n", " "))
+		b.WriteString(pick(r, "", "\n", " ", "\r\n"))
+	}
+	s := b.String()
+	if r.IntN(6) == 0 {
+		bad := pick(r, "&", "<", "&nbsp;", "]]>", "</x>", "<a b>", "&#0;", "\x01", "<!DOCTYPE x>",
+			`<?xml version="1.0"?>`, "<answer>", "<a x='1' x='2'/>", "<!-- -- -->", "\xff", "<a", "&amp")
+		k := r.IntN(len(s) + 1)
+		for k > 0 && k < len(s) && !utf8.RuneStart(s[k]) {
+			k--
+		}
+		s = s[:k] + bad + s[k:]
+	}
+	return s
+}
+
+// genXMLText returns well-formed character data: words, white space of
+// several kinds, references of every form, '>' and ']' on their own.
+func genXMLText(r *rand.Rand, max int) string {
+	var b strings.Builder
+	for range r.IntN(max + 1) {
+		b.WriteString(pick(r, "hello", "world", "To get to the other side", "42", "日本語", "😀", "é",
+			" ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000", "\u2028", "\u0085",
+			"&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#65;", "&#x1F600;", "&#32;", "&#10;", "&#13;", "&#xA0;", "&#x3000;",
+			">", "]", "]]", "[[ ## answer ## ]]", `"answer":`, "a &amp;&amp; b"))
+	}
+	return b.String()
+}
+
+// genXMLValue returns well-formed element content.
+func genXMLValue(r *rand.Rand, depth int) string {
+	var b strings.Builder
+	for range r.IntN(6) {
+		switch k := r.IntN(10); {
+		case k < 5:
+			b.WriteString(genXMLText(r, 4))
+		case k == 5:
+			b.WriteString(pick(r, "<![CDATA[a < b & c]]>", "<![CDATA[]]>", "<![CDATA[x]]]]>", "<![CDATA[ \r\n ]]>"))
+		case k == 6:
+			b.WriteString(pick(r, "<!-- c -->", "<!---->", "<?pi x?>", "<?pi?>"))
+		case depth < 2:
+			n := pick(r, "b", "answer", "i", "reasoning")
+			switch r.IntN(4) {
+			case 0:
+				b.WriteString("<" + n + pick(r, "/>", " />", "></"+n+">", "><!--x--></"+n+">"))
+			case 1:
+				b.WriteString("<" + n + ` x="1 &amp; 2"` + pick(r, "", "\ty='q\"'", ` z="a\nb&#10;c&#9;d&lt;"`) + ">" + genXMLValue(r, depth+1) + "</" + n + ">")
+			default:
+				b.WriteString("<" + n + ">" + genXMLValue(r, depth+1) + "</" + n + ">")
+			}
+		}
 	}
 	return b.String()
 }
@@ -184,8 +236,7 @@ var propCases = []propCase{
 	{"Chat", genChat, func(f []string) parser { return NewChat(f) },
 		func(s string, f []string) (map[string]string, error) { return refChat(s, f), nil }, chatMarkers(propFields)},
 	{"JSON", genJSON, func(f []string) parser { return NewJSON(f) }, refJSON, jsonMarkers(propFields)},
-	{"XML", genXML, func(f []string) parser { return NewXML(f) },
-		func(s string, f []string) (map[string]string, error) { return refXML(s, f), nil }, xmlMarkers(propFields)},
+	{"XML", genXML, func(f []string) parser { return NewXML(f) }, refXML, xmlMarkers(propFields)},
 }
 
 // TestProperty cuts generated replies at every byte offset and at random
@@ -195,14 +246,16 @@ func TestProperty(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			t.Parallel()
 			r := rand.New(rand.NewPCG(1, uint64(len(pc.name))))
-			runs, parsed := 0, 0
+			runs, parsed, malformed := 0, 0, 0
 			for range propReplies {
 				reply := pc.gen(r)
 				want, err := pc.ref(reply, propFields)
-				if err != nil {
+				if err != nil && pc.name != "XML" {
 					t.Fatalf("generated reply does not parse: %v\n%q", err, reply)
 				}
-				if len(want) > 0 {
+				if err != nil {
+					malformed++
+				} else if len(want) > 0 {
 					parsed++
 				}
 				cuts := everyOffset(len(reply))
@@ -211,16 +264,17 @@ func TestProperty(t *testing.T) {
 				}
 				for _, c := range cuts {
 					runs++
-					got := feed(pc.new(propFields), reply, c)
-					if err := checkChunks(got, want, pc.markers); err != nil {
+					p := pc.new(propFields)
+					got := feed(p, reply, c)
+					if err := checkStream(p, got, want, err, pc.markers); err != nil {
 						t.Fatalf("reply %q cut at %v: %v\nchunks: %+v", reply, c, err, got)
 					}
 				}
 			}
+			t.Logf("%d replies (%d malformed), %d cuttings", propReplies, malformed, runs)
 			if parsed < propReplies/2 {
 				t.Errorf("only %d of %d generated replies had a field", parsed, propReplies)
 			}
-			t.Logf("%d replies, %d cuttings", propReplies, runs)
 		})
 	}
 }
@@ -246,12 +300,18 @@ func TestPropertyValues(t *testing.T) {
 		}
 		checkAllCuts(t, mkChat, chat, map[string]string{"answer": strings.TrimSpace(cv)})
 
-		xv := strings.ReplaceAll(v, "</answer>", "</answer >")
+		// XML: the value written with its markup escaped reads back as
+		// itself, line ends normalized and trimmed.
+		xv := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(v)
 		xml := "<answer>" + xv + "</answer>"
-		if got := refXML(xml, propFields)["answer"]; got != strings.TrimSpace(xv) {
-			t.Fatalf("refXML(%q) = %q, want %q", xml, got, strings.TrimSpace(xv))
+		wantX := strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(v, "\r\n", "\n"), "\r", "\n"))
+		if got, err := refXML(xml, propFields); err == nil && got["answer"] != wantX {
+			t.Fatalf("refXML(%q) = %q, want %q", xml, got["answer"], wantX)
+		} else if err == nil {
+			checkAllCuts(t, mkXML, xml, map[string]string{"answer": wantX})
+		} else if utf8.ValidString(v) {
+			t.Fatalf("refXML(%q): %v", xml, err)
 		}
-		checkAllCuts(t, mkXML, xml, map[string]string{"answer": strings.TrimSpace(xv)})
 
 		if !utf8.ValidString(v) {
 			continue
@@ -278,4 +338,26 @@ func checkAllCuts(t *testing.T, mk func([]string) parser, reply string, want map
 			t.Fatalf("reply %q cut at %v: %v\nchunks: %+v", reply, c, err, got)
 		}
 	}
+}
+
+// checkStream checks one run against the reference: for a reply that
+// parses, the listener contract (checkChunks); for one that does not (XML
+// only), that the parser found it malformed too and that the stream still
+// has its shape: one Last chunk per streamed field, nothing after it.
+func checkStream(p parser, got []Chunk, want map[string]string, refErr error, markers []string) error {
+	x, isXML := p.(*XML)
+	if refErr == nil {
+		if isXML && x.Err() != nil {
+			return fmt.Errorf("parser: %v; the reference parses the reply", x.Err())
+		}
+		return checkChunks(got, want, markers)
+	}
+	if isXML && x.Err() == nil {
+		return fmt.Errorf("parser found no error; the reference: %v", refErr)
+	}
+	shape := map[string]string{}
+	for _, c := range got {
+		shape[c.Field] += c.Text
+	}
+	return checkChunks(got, shape, nil)
 }
