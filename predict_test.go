@@ -224,9 +224,9 @@ func TestNCompletions(t *testing.T) {
 
 // Wrong-typed inputs are an *InputError from Call, before any LM call.
 func TestCheckInputTypes(t *testing.T) {
-	sig := MustSignature("q, n: int, x: float, ok: bool, tags: list[str], meta: dict[str, int], lit: Literal['a', 'b'], v: Any -> answer")
+	sig := MustSignature("q, n: int, x: float, ok: bool, tags: list[str], meta: dict[str, int], lit: Literal['a', 'b'], v: Any, h: History -> answer")
 	good := func() Inputs {
-		return Inputs{"q": "s", "n": 3, "x": 1.5, "ok": true, "tags": []string{"a"}, "meta": map[string]any{"k": 1}, "lit": "a", "v": nil}
+		return Inputs{"q": "s", "n": 3, "x": 1.5, "ok": true, "tags": []string{"a"}, "meta": map[string]any{"k": 1}, "lit": "a", "v": nil, "h": History{}}
 	}
 	for _, tc := range []struct {
 		field string
@@ -253,6 +253,11 @@ func TestCheckInputTypes(t *testing.T) {
 		{"meta", map[string]any{"k": "one"}, `dspy: input field "meta" must be dict[str, int], got an object whose member "k" is a string: "one"`},
 		{"meta", map[int]int{1: 1}, `dspy: input field "meta" must be dict[str, int], got an object`},
 		{"lit", "c", `dspy: input field "lit" must be Literal['a', 'b'], got a string: "c" (not one of the allowed values)`},
+		{"h", History{Messages: []map[string]any{{"q": "hi", "answer": "hello"}}}, ""},
+		{"h", map[string]any{"messages": []any{map[string]any{"q": "hi"}}}, ""},
+		{"h", nil, ""},
+		{"h", []any{"hi"}, `dspy: input field "h" must be History, got an array (a History is {"messages": [{...}, ...]})`},
+		{"h", map[string]any{"messages": []any{"hi"}}, `dspy: input field "h" must be History, got an object (a History is {"messages": [{...}, ...]})`},
 	} {
 		in := good()
 		in[tc.field] = tc.value

@@ -306,7 +306,13 @@ func unquote(s string) (string, error) {
 // accepts reports whether v is a value of t (see Signature.CheckInputs),
 // and else describes v in JSON's terms.
 func (t Type) accepts(v any) (got string, ok bool) {
-	if t.kind == KindAny {
+	switch t.kind {
+	case KindAny:
+		return "", true
+	case KindHistory:
+		if _, err := historyOf(v); err != nil {
+			return describeValue(v) + ` (a History is {"messages": [{...}, ...]})`, false
+		}
 		return "", true
 	}
 	if v == nil {
