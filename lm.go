@@ -25,6 +25,56 @@ var ErrUnknownProvider = errors.New("dspy: unknown LM provider")
 // error names the variable.
 var ErrMissingAPIKey = errors.New("dspy: missing API key")
 
+// ErrNoLMInEnv is returned by LMFromEnv when the environment names no LM,
+// so that a program can fall back to another (an offline one, say).
+var ErrNoLMInEnv = errors.New("dspy: the environment names no LM: set DSPY_LM (e.g. openai/gpt-4o-mini, ollama_chat/llama3.2) or a provider's API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)")
+
+// envDefaults maps a provider's key variable to the model LMFromEnv uses
+// when only the key is set, in the order they are tried.
+var envDefaults = [...]struct{ env, model string }{
+	{"OPENAI_API_KEY", "openai/gpt-4o-mini"},
+	{"ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"},
+	{"GEMINI_API_KEY", "gemini/gemini-2.5-flash"},
+	{"GROQ_API_KEY", "groq/llama-3.3-70b-versatile"},
+	{"OPENROUTER_API_KEY", "openrouter/openai/gpt-4o-mini"},
+	{"DEEPSEEK_API_KEY", "deepseek/deepseek-chat"},
+}
+
+// LMNameFromEnv returns the name of the LM the environment asks for, and
+// the variable that said so: DSPY_LM when it is set, else the default model
+// of the first provider whose API key is set — OPENAI_API_KEY
+// (openai/gpt-4o-mini), ANTHROPIC_API_KEY (anthropic/claude-sonnet-4-5),
+// GEMINI_API_KEY (gemini/gemini-2.5-flash), GROQ_API_KEY
+// (groq/llama-3.3-70b-versatile), OPENROUTER_API_KEY
+// (openrouter/openai/gpt-4o-mini), DEEPSEEK_API_KEY (deepseek/deepseek-chat)
+// — else "", "".
+func LMNameFromEnv() (name, from string) {
+	if name := os.Getenv("DSPY_LM"); name != "" {
+		return name, "DSPY_LM"
+	}
+	for _, d := range envDefaults {
+		if os.Getenv(d.env) != "" {
+			return d.model, d.env
+		}
+	}
+	return "", ""
+}
+
+// LMFromEnv returns NewLM(name, opts...) for the LM the environment asks
+// for (see LMNameFromEnv), or ErrNoLMInEnv when it asks for none:
+//
+//	model, err := dspy.LMFromEnv()
+//	if errors.Is(err, dspy.ErrNoLMInEnv) {
+//		model, err = offline, nil // e.g. a dspytest.ScriptedLM
+//	}
+func LMFromEnv(opts ...LMOption) (lm.LM, error) {
+	name, _ := LMNameFromEnv()
+	if name == "" {
+		return nil, ErrNoLMInEnv
+	}
+	return NewLM(name, opts...)
+}
+
 // LMOption configures NewLM. Besides the options below, NewLM takes
 // WithTemperature and WithMaxTokens (RequestOption: the LM's defaults) and
 // WithLMHistory (LMHistoryOption: the LM's own history).

@@ -197,3 +197,27 @@ func TestNewLMIdleTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestLMFromEnv(t *testing.T) {
+	clearLMEnv(t)
+	t.Setenv("DSPY_LM", "")
+	if _, err := LMFromEnv(); !errors.Is(err, ErrNoLMInEnv) {
+		t.Fatalf("empty environment: %v, want ErrNoLMInEnv", err)
+	}
+	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+	if name, from := LMNameFromEnv(); name != "anthropic/claude-sonnet-4-5" || from != "ANTHROPIC_API_KEY" {
+		t.Errorf("with ANTHROPIC_API_KEY: %q from %q", name, from)
+	}
+	t.Setenv("OPENAI_API_KEY", "sk-x")
+	if name, from := LMNameFromEnv(); name != "openai/gpt-4o-mini" || from != "OPENAI_API_KEY" {
+		t.Errorf("with both keys: %q from %q, want OpenAI first", name, from)
+	}
+	t.Setenv("DSPY_LM", "ollama_chat/llama3.2")
+	m, err := LMFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, model := lm.Identify(m); p != "ollama" || model != "llama3.2" {
+		t.Errorf("DSPY_LM: LMFromEnv() = %s/%s, want ollama/llama3.2", p, model)
+	}
+}

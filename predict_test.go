@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -279,6 +280,27 @@ func TestCheckInputTypes(t *testing.T) {
 		}
 		if n := len(model.Requests()); n != 0 {
 			t.Errorf("%s = %#v: the LM got %d requests", tc.field, tc.value, n)
+		}
+	}
+}
+
+func TestPredictionStrings(t *testing.T) {
+	p := NewPrediction([]string{"qs", "typed", "mixed", "n"}, map[string]any{
+		"qs": []any{"a", "b"}, "typed": []string{"c"}, "mixed": []any{"a", 2.0}, "n": 3,
+	})
+	if got, err := p.Strings("qs"); err != nil || !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("Strings(qs) = %q, %v", got, err)
+	}
+	if got, err := p.Strings("typed"); err != nil || !slices.Equal(got, []string{"c"}) {
+		t.Errorf("Strings(typed) = %q, %v", got, err)
+	}
+	for name, want := range map[string]string{
+		"mixed":   `dspy: field "mixed": item 1 is a number: 2, not a string`,
+		"n":       `dspy: field "n" is a number: 3, not a list of strings`,
+		"missing": `dspy: no field "missing"`,
+	} {
+		if _, err := p.Strings(name); err == nil || err.Error() != want {
+			t.Errorf("Strings(%s) error = %v, want %s", name, err, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package dspy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -113,6 +114,31 @@ func (p *Prediction) Bool(name string) (bool, error) {
 		return b, nil
 	}
 	return false, fmt.Errorf("dspy: field %q is %T, not a bool", name, p.Get(name))
+}
+
+// Strings returns a list field (list[str], or any list of strings) as a
+// []string; the error names the field when it is missing or holds a value
+// that is not a list of strings.
+func (p *Prediction) Strings(name string) ([]string, error) {
+	switch x := p.Get(name).(type) {
+	case []string:
+		return slices.Clone(x), nil
+	case []any:
+		out := make([]string, len(x))
+		for i, v := range x {
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("dspy: field %q: item %d is %s, not a string", name, i, describeValue(v))
+			}
+			out[i] = s
+		}
+		return out, nil
+	case nil:
+		if !p.Has(name) {
+			return nil, fmt.Errorf("dspy: no field %q", name)
+		}
+	}
+	return nil, fmt.Errorf("dspy: field %q is %s, not a list of strings", name, describeValue(p.Get(name)))
 }
 
 // Decode stores the fields into the struct pointed to by v, matching json

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/godspy/dspy/lm"
@@ -73,9 +74,18 @@ func (s *ScriptedLM) Push(replies ...Reply) *ScriptedLM {
 	return s
 }
 
-// Repeat returns an LM that gives the same text to every call.
-func Repeat(text string) *ScriptedLM {
-	return NewScriptedLMFunc(func(*lm.Request) (Reply, error) { return Reply{Text: text}, nil })
+// Repeat returns a ScriptedLM that answers every request with the texts in
+// turn, starting over after the last: one text answers always the same, as
+// an offline stand-in for a real model does.
+func Repeat(texts ...string) *ScriptedLM {
+	if len(texts) == 0 {
+		texts = []string{""}
+	}
+	var n atomic.Uint64
+	return NewScriptedLMFunc(func(*lm.Request) (Reply, error) {
+		i := n.Add(1) - 1
+		return Reply{Text: texts[i%uint64(len(texts))]}, nil
+	})
 }
 
 // DontRecord stops recording requests (benchmarks with many calls).
