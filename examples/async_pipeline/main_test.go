@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -15,14 +13,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	demo.Offline(t)
-	ctx := context.Background()
+	pace = 0
 	var out bytes.Buffer
-	if err := run(ctx, &out, io.Discard); err != nil {
+	if err := run(context.Background(), &out, offlineLM()); err != nil {
 		t.Fatal(err)
 	}
-	got := out.String()
-	if got != want {
+	if got := out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -30,16 +26,29 @@ func TestOutput(t *testing.T) {
 const want = `Summary: DSPy lets you program language models with composable modules instead of hand-written prompts.
 `
 
-// The same program, unchanged, over HTTP: dspy.NewLM("openai/...") against
-// an OpenAI-compatible test server that gives the same answers.
+// The same program, unchanged, over HTTP: the LM the environment names
+// (openai/gpt-4o-mini) against an OpenAI-compatible test server that gives
+// the same answers.
 func TestOverHTTP(t *testing.T) {
 	var answers []dspytest.Answer
 	for _, text := range script {
 		answers = append(answers, dspytest.Answer{Text: text})
 	}
-	srv := demo.ServeOpenAI(t, dspytest.WithAnswers(answers...))
-	var out bytes.Buffer
-	if err := run(context.Background(), &out, io.Discard); err != nil {
+	srv := dspytest.NewServer(dspytest.WithAnswers(answers...))
+	t.Cleanup(srv.Close)
+	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+
+	var log, out bytes.Buffer
+	model, err := pickLM(&log, offlineLM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := log.String(), "(using openai/gpt-4o-mini)\n"; got != want {
+		t.Errorf("pickLM said %q, want %q", got, want)
+	}
+	if err := run(context.Background(), &out, model); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != want {

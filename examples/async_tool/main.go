@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,12 +21,11 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
 	"github.com/godspy/dspy/lm"
 )
 
 func main() {
-	model, err := demo.Pick(os.Stderr, func() lm.LM { return scriptedLM() })
+	model, err := pickLM(os.Stderr, offlineLM())
 	if err == nil {
 		err = run(context.Background(), os.Stdout, model)
 	}
@@ -104,12 +104,13 @@ func run(ctx context.Context, w io.Writer, model lm.LM) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, pred.Get("answer"))
+	fmt.Fprintln(w, pred.String("answer"))
 	return nil
 }
 
-// scriptedLM plays the LM's side of the agent's conversation.
-func scriptedLM() *dspytest.ScriptedLM {
+// offlineLM plays the LM's side of the agent's conversation, so the
+// example runs without a model.
+func offlineLM() *dspytest.ScriptedLM {
 	return dspytest.NewScriptedLM(
 		dspytest.ChatReply("next_thought", "I should look up the current weather in Tokyo.",
 			"next_tool_name", "fetch_weather", "next_tool_args", `{"city": "Tokyo"}`),
@@ -118,4 +119,20 @@ func scriptedLM() *dspytest.ScriptedLM {
 		dspytest.ChatReply("reasoning", "The weather tool reported 64°F and light rain in Tokyo.",
 			"answer", "It's 64°F with light rain in Tokyo."),
 	)
+}
+
+// pickLM returns the LM the environment names (DSPY_LM, or a provider's API
+// key such as OPENAI_API_KEY), else offline.
+func pickLM(log io.Writer, offline lm.LM) (lm.LM, error) {
+	model, err := dspy.LMFromEnv()
+	if errors.Is(err, dspy.ErrNoLMInEnv) {
+		fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
+		return offline, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, _ := dspy.LMNameFromEnv()
+	fmt.Fprintf(log, "(using %s)\n", name)
+	return model, nil
 }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	model := scriptedLM()
+	model := offlineLM()
 	if err := run(context.Background(), &out, model); err != nil {
 		t.Fatalf("run: %v", err)
 	}

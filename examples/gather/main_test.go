@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -16,14 +14,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	demo.Offline(t)
-	ctx := context.Background()
 	var out bytes.Buffer
-	if err := run(ctx, &out, io.Discard); err != nil {
+	if err := run(context.Background(), &out, offlineLM()); err != nil {
 		t.Fatal(err)
 	}
-	got := out.String()
-	if got != want {
+	if got := out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -41,7 +36,7 @@ A: William Shakespeare
 // The same program, unchanged, over HTTP: the test server answers each
 // question by what it asks, as the offline LM does.
 func TestOverHTTP(t *testing.T) {
-	srv := demo.ServeOpenAI(t, dspytest.WithResponder(func(req *dspytest.ChatRequest) dspytest.Answer {
+	srv := dspytest.NewServer(dspytest.WithResponder(func(req *dspytest.ChatRequest) dspytest.Answer {
 		last := req.Messages[len(req.Messages)-1].Content
 		for q, a := range answers {
 			if strings.Contains(last, q) {
@@ -50,8 +45,20 @@ func TestOverHTTP(t *testing.T) {
 		}
 		return dspytest.Answer{Text: dspytest.ChatReply("answer", "?")}
 	}))
-	var out bytes.Buffer
-	if err := run(context.Background(), &out, io.Discard); err != nil {
+	t.Cleanup(srv.Close)
+	t.Setenv("DSPY_LM", "openai/gpt-4o-mini")
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	t.Setenv("OPENAI_BASE_URL", srv.URL())
+
+	var log, out bytes.Buffer
+	model, err := pickLM(&log, offlineLM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := log.String(), "(using openai/gpt-4o-mini)\n"; got != want {
+		t.Errorf("pickLM said %q, want %q", got, want)
+	}
+	if err := run(context.Background(), &out, model); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != want {

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,12 +20,11 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
 	"github.com/godspy/dspy/lm"
 )
 
 func main() {
-	model, err := demo.Pick(os.Stderr, func() lm.LM { return scriptedLM() })
+	model, err := pickLM(os.Stderr, offlineLM())
 	if err == nil {
 		err = run(context.Background(), os.Stdout, model)
 	}
@@ -88,12 +88,13 @@ func run(ctx context.Context, w io.Writer, model lm.LM) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, pred.Get("answer"))
+	fmt.Fprintln(w, pred.String("answer"))
 	return nil
 }
 
-// scriptedLM plays the LM's side of the agent's conversation.
-func scriptedLM() *dspytest.ScriptedLM {
+// offlineLM plays the LM's side of the agent's conversation, so the
+// example runs without a model.
+func offlineLM() *dspytest.ScriptedLM {
 	return dspytest.NewScriptedLM(
 		dspytest.ChatReply("next_thought", "I should search for the novel.",
 			"next_tool_name", "search_web", "next_tool_args", `{"query": "Pride and Prejudice novel"}`),
@@ -102,4 +103,20 @@ func scriptedLM() *dspytest.ScriptedLM {
 		dspytest.ChatReply("reasoning", "The search result says Pride and Prejudice is an 1813 novel by Jane Austen.",
 			"answer", "Jane Austen wrote Pride and Prejudice; it was published in 1813."),
 	)
+}
+
+// pickLM returns the LM the environment names (DSPY_LM, or a provider's API
+// key such as OPENAI_API_KEY), else offline.
+func pickLM(log io.Writer, offline lm.LM) (lm.LM, error) {
+	model, err := dspy.LMFromEnv()
+	if errors.Is(err, dspy.ErrNoLMInEnv) {
+		fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
+		return offline, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, _ := dspy.LMNameFromEnv()
+	fmt.Fprintf(log, "(using %s)\n", name)
+	return model, nil
 }

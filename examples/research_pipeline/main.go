@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
+	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -23,7 +24,11 @@ func main() {
 	if len(os.Args) > 1 {
 		topic = strings.Join(os.Args[1:], " ")
 	}
-	if err := run(context.Background(), os.Stdout, os.Stderr, topic); err != nil {
+	model, err := pickLM(os.Stderr, offlineLM())
+	if err == nil {
+		err = run(context.Background(), os.Stdout, model, topic)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -78,10 +83,13 @@ func (p *ResearchPipeline) Forward(ctx context.Context, in dspy.Inputs) (*dspy.P
 	if err != nil {
 		return nil, err
 	}
-	queries, _ := plan.Get("queries").([]any)
+	queries, err := plan.Strings("queries")
+	if err != nil {
+		return nil, err
+	}
 	var futs []*dspy.Future[any]
 	for _, q := range queries {
-		futs = append(futs, p.search.ACall(ctx, map[string]any{"query": fmt.Sprint(q)}))
+		futs = append(futs, p.search.ACall(ctx, map[string]any{"query": q}))
 	}
 	results, err := dspy.Gather(ctx, futs...) // the searches run concurrently
 	if err != nil {
@@ -113,16 +121,7 @@ func (Status) ToolStart(i dspy.ToolStartInfo) string {
 
 func (Status) ToolEnd(dspy.ToolEndInfo) string { return "" }
 
-func run(ctx context.Context, out, log io.Writer, topic string) error {
-	model, err := demo.LM(log,
-		dspytest.ChatReply("queries", `["moon gravity tides", "sun effect on tides", "earth rotation tides"]`),
-		dspytest.ChatReply(
-			"reasoning", "The findings agree: gravity from the Moon and the Sun, with Earth's rotation, makes the tides.",
-			"report", "Tides are caused mainly by the Moon's gravity, which pulls the ocean into a bulge; the Sun adds a weaker pull. As Earth rotates, each coast passes through two bulges a day, so most places see two high tides daily."),
-	)
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, out io.Writer, model lm.LM, topic string) error {
 	ctx = dspy.WithSettings(ctx, dspy.WithLM(model))
 
 	program, err := streaming.Streamify(NewResearchPipeline(),
@@ -148,4 +147,41 @@ func run(ctx context.Context, out, log io.Writer, topic string) error {
 		}
 	}
 	return nil
+}
+
+// script is what the offline LM answers, in turn.
+var script = []string{
+	dspytest.ChatReply("queries", `["moon gravity tides", "sun effect on tides", "earth rotation tides"]`),
+	dspytest.ChatReply(
+		"reasoning", "The findings agree: gravity from the Moon and the Sun, with Earth's rotation, makes the tides.",
+		"report", "Tides are caused mainly by the Moon's gravity, which pulls the ocean into a bulge; the Sun adds a weaker pull. As Earth rotates, each coast passes through two bulges a day, so most places see two high tides daily."),
+}
+
+// pace is the offline LM's delay between streamed chunks; tests set it to 0.
+var pace = 12 * time.Millisecond
+
+// offlineLM answers with script, streamed four bytes at a time at a human
+// pace, so the example runs without a model.
+func offlineLM() *dspytest.ScriptedLM {
+	m := dspytest.Repeat(script...)
+	m.ChunkSize = 4
+	m.ChunkDelay = pace
+	m.Latency = 10 * pace
+	return m
+}
+
+// pickLM returns the LM the environment names (DSPY_LM, or a provider's API
+// key such as OPENAI_API_KEY), else offline.
+func pickLM(log io.Writer, offline lm.LM) (lm.LM, error) {
+	model, err := dspy.LMFromEnv()
+	if errors.Is(err, dspy.ErrNoLMInEnv) {
+		fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
+		return offline, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, _ := dspy.LMNameFromEnv()
+	fmt.Fprintf(log, "(using %s)\n", name)
+	return model, nil
 }

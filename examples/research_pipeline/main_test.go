@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/godspy/dspy/examples/internal/demo"
+	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/dspytest"
 	"go.uber.org/goleak"
 )
 
@@ -16,10 +16,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	demo.Offline(t)
-	ctx := context.Background()
+	pace = 0
 	var out bytes.Buffer
-	if err := run(ctx, &out, io.Discard, "What causes ocean tides?"); err != nil {
+	if err := run(context.Background(), &out, offlineLM(), "What causes ocean tides?"); err != nil {
 		t.Fatal(err)
 	}
 	got := sortSearches(out.String()) // the searches run concurrently
@@ -54,4 +53,20 @@ func sortSearches(s string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// A plan that is not a list of strings is an error naming the field, not a
+// report written from no findings.
+func TestPlanNotAList(t *testing.T) {
+	p := NewResearchPipeline()
+	p.Plan = dspy.NewPredict("topic -> queries") // a str, not a list[str]
+	model := dspytest.Repeat(dspytest.ChatReply("queries", "moon gravity tides"))
+	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
+	_, err := p.Forward(ctx, dspy.Inputs{"topic": "What causes ocean tides?"})
+	if err == nil || !strings.Contains(err.Error(), `field "queries"`) {
+		t.Errorf("Forward = %v, want an error naming the field queries", err)
+	}
+	if n := len(model.Requests()); n != 1 {
+		t.Errorf("LM got %d requests, want 1 (the plan, then nothing)", n)
+	}
 }

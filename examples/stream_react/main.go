@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +14,16 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
+	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/streaming"
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout, os.Stderr); err != nil {
+	model, err := pickLM(os.Stderr, offlineLM())
+	if err == nil {
+		err = run(context.Background(), os.Stdout, model)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -39,23 +44,7 @@ func fetchWeather(ctx context.Context, a weatherArgs) (string, error) {
 	return fmt.Sprintf("The weather in %s is sunny, 22°C.", a.City), nil
 }
 
-func run(ctx context.Context, out, log io.Writer) error {
-	model, err := demo.LM(log,
-		dspytest.ChatReply(
-			"next_thought", "I should look up the current weather in Paris.",
-			"next_tool_name", "fetch_weather",
-			"next_tool_args", `{"city": "Paris"}`),
-		dspytest.ChatReply(
-			"next_thought", "I have the weather; I can answer now.",
-			"next_tool_name", "finish",
-			"next_tool_args", `{}`),
-		dspytest.ChatReply(
-			"reasoning", "The tool reported sunny weather at 22°C in Paris.",
-			"answer", "It is sunny in Paris, 22°C: a good day for a walk."),
-	)
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, out io.Writer, model lm.LM) error {
 	ctx = dspy.WithSettings(ctx, dspy.WithLM(model))
 
 	agent := dspy.NewReAct("question -> answer", []*dspy.Tool{
@@ -82,8 +71,52 @@ func run(ctx context.Context, out, log io.Writer) error {
 				fmt.Fprintf(out, "  <- %s.%s\n", e.PredictName, e.SignatureFieldName)
 			}
 		case *streaming.Final:
-			fmt.Fprintf(out, "Answer: %s (%d steps)\n", e.Prediction.Get("answer"), len(e.Prediction.Trajectory))
+			fmt.Fprintf(out, "Answer: %s (%d steps)\n", e.Prediction.String("answer"), len(e.Prediction.Trajectory))
 		}
 	}
 	return nil
+}
+
+// script is what the offline LM answers, in turn.
+var script = []string{
+	dspytest.ChatReply(
+		"next_thought", "I should look up the current weather in Paris.",
+		"next_tool_name", "fetch_weather",
+		"next_tool_args", `{"city": "Paris"}`),
+	dspytest.ChatReply(
+		"next_thought", "I have the weather; I can answer now.",
+		"next_tool_name", "finish",
+		"next_tool_args", `{}`),
+	dspytest.ChatReply(
+		"reasoning", "The tool reported sunny weather at 22°C in Paris.",
+		"answer", "It is sunny in Paris, 22°C: a good day for a walk."),
+}
+
+// pace is the offline LM's delay between streamed chunks; tests set it to 0.
+var pace = 12 * time.Millisecond
+
+// offlineLM answers with script, streamed four bytes at a time at a human
+// pace, so the example runs without a model.
+func offlineLM() *dspytest.ScriptedLM {
+	m := dspytest.Repeat(script...)
+	m.ChunkSize = 4
+	m.ChunkDelay = pace
+	m.Latency = 10 * pace
+	return m
+}
+
+// pickLM returns the LM the environment names (DSPY_LM, or a provider's API
+// key such as OPENAI_API_KEY), else offline.
+func pickLM(log io.Writer, offline lm.LM) (lm.LM, error) {
+	model, err := dspy.LMFromEnv()
+	if errors.Is(err, dspy.ErrNoLMInEnv) {
+		fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
+		return offline, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, _ := dspy.LMNameFromEnv()
+	fmt.Fprintf(log, "(using %s)\n", name)
+	return model, nil
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 
-	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -15,9 +13,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // Thoughts stream at every iteration, the answer from the extract step, and
 // the default status messages come for fetch_weather but not for finish.
 func TestOutput(t *testing.T) {
-	demo.Offline(t)
+	pace = 0
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, io.Discard); err != nil {
+	if err := run(context.Background(), &out, offlineLM()); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != want {

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 
-	"github.com/godspy/dspy/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -14,14 +12,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The example prints what the guide's Python version prints, offline.
 func TestOutput(t *testing.T) {
-	demo.Offline(t)
-	ctx := context.Background()
+	pace = 0
 	var out bytes.Buffer
-	if err := run(ctx, &out, io.Discard); err != nil {
+	if err := run(context.Background(), &out, offlineLM()); err != nil {
 		t.Fatal(err)
 	}
-	got := out.String()
-	if got != want {
+	if got := out.String(); got != want {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 }

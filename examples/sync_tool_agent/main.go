@@ -1,7 +1,7 @@
 // Command sync_tool_agent is the Go twin of the DSPy guide's sync tool in
 // an async agent: a calculate tool without ctx (a plain function) used by a
 // ReAct agent that is called with ACall. calculate evaluates arithmetic with
-// a small parser (internal/calc), never by running code. The LM's side is
+// a small parser (calc.go), never by running code. The LM's side is
 // scripted, so the example runs offline.
 // With OPENAI_API_KEY (or DSPY_LM=provider/model) set, the agent runs on
 // a real model instead.
@@ -11,19 +11,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
-	"github.com/godspy/dspy/examples/internal/demo"
-	"github.com/godspy/dspy/internal/calc"
 	"github.com/godspy/dspy/lm"
 )
 
 func main() {
-	model, err := demo.Pick(os.Stderr, func() lm.LM { return scriptedLM() })
+	model, err := pickLM(os.Stderr, offlineLM())
 	if err == nil {
 		err = run(context.Background(), os.Stdout, model)
 	}
@@ -40,11 +39,11 @@ type calculateArgs struct {
 // calculate is a sync tool: it takes no ctx, so it cannot be cancelled,
 // which is harmless for work this short.
 func calculate(a calculateArgs) (string, error) {
-	v, err := calc.Eval(a.Expression)
+	v, err := eval(a.Expression)
 	if err != nil {
 		return "", err
 	}
-	return calc.Format(v), nil
+	return formatNumber(v), nil
 }
 
 func run(ctx context.Context, w io.Writer, model lm.LM) error {
@@ -58,12 +57,13 @@ func run(ctx context.Context, w io.Writer, model lm.LM) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, pred.Get("answer"))
+	fmt.Fprintln(w, pred.String("answer"))
 	return nil
 }
 
-// scriptedLM plays the LM's side of the agent's conversation.
-func scriptedLM() *dspytest.ScriptedLM {
+// offlineLM plays the LM's side of the agent's conversation, so the
+// example runs without a model.
+func offlineLM() *dspytest.ScriptedLM {
 	return dspytest.NewScriptedLM(
 		dspytest.ChatReply("next_thought", "I need to compute 15 * 23 + 7.",
 			"next_tool_name", "calculate", "next_tool_args", `{"expression": "15 * 23 + 7"}`),
@@ -71,4 +71,20 @@ func scriptedLM() *dspytest.ScriptedLM {
 			"next_tool_name", "finish", "next_tool_args", "{}"),
 		dspytest.ChatReply("reasoning", "15 * 23 = 345, and 345 + 7 = 352.", "answer", "352"),
 	)
+}
+
+// pickLM returns the LM the environment names (DSPY_LM, or a provider's API
+// key such as OPENAI_API_KEY), else offline.
+func pickLM(log io.Writer, offline lm.LM) (lm.LM, error) {
+	model, err := dspy.LMFromEnv()
+	if errors.Is(err, dspy.ErrNoLMInEnv) {
+		fmt.Fprintln(log, "(offline demo LM: set OPENAI_API_KEY, or DSPY_LM=ollama_chat/llama3.2, to use a real model)")
+		return offline, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, _ := dspy.LMNameFromEnv()
+	fmt.Fprintf(log, "(using %s)\n", name)
+	return model, nil
 }

@@ -13,7 +13,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	model := scriptedLM()
+	model := offlineLM()
 	if err := run(context.Background(), &out, model); err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -34,6 +34,16 @@ func TestCalculate(t *testing.T) {
 		{"(2 + 3) ^ 2 / 10", "2.5", ""},
 		{"__import__('os').system('ls')", "", `calc: unexpected "_" at offset 0`},
 		{"1 / 0", "", "calc: division by zero at offset 2"},
+		{"-2^2", "-4", ""}, // as in Python, the power binds tighter than the sign
+		{"2^3^2", "512", ""},
+		{"2^-1 - -.5", "1", ""},
+		{"((1+2)*(3+4))", "21", ""},
+		{"", "", "calc: unexpected end of expression at offset 0"},
+		{"(1 + 2", "", "calc: missing ) at offset 6"},
+		{"1 2", "", `calc: unexpected "2" at offset 2`},
+		{"1.2.3", "", `calc: malformed number "1.2.3" at offset 0`},
+		{"10^400", "", "calc: result is not a finite number"},
+		{strings.Repeat("(", 100) + "1" + strings.Repeat(")", 100), "", "calc: nesting deeper than 64"},
 	}
 	for _, tc := range tests {
 		got, err := calculate(calculateArgs{Expression: tc.expr})
