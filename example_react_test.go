@@ -29,7 +29,7 @@ func ExampleNewTool() {
 	_, err = weather.Call(context.Background(), map[string]any{"town": "Tokyo"})
 	fmt.Println(err)
 	// Output:
-	// {"properties":{"city":{"description":"the city name","type":"string"},"units":{"description":"celsius or fahrenheit","type":"string"}},"required":["city"],"type":"object"}
+	// {"additionalProperties":false,"properties":{"city":{"description":"the city name","type":"string"},"units":{"description":"celsius or fahrenheit","type":"string"}},"required":["city"],"type":"object"}
 	// The weather in Tokyo is sunny <nil>
 	// dspy: tool get_weather: argument "town": unknown argument (the tool takes city, units)
 }
