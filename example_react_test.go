@@ -87,3 +87,29 @@ func ExampleReAct_WithMaxIters() {
 	// Output:
 	// 1 step; answer: unknown
 }
+
+// A tool can also be made of a JSON schema, kept as given, and a function
+// of JSON arguments: package mcp makes an MCP server's tools this way.
+func ExampleNewToolFromSchema() {
+	schema := json.RawMessage(`{"type":"object","properties":{"b":{"type":"number"},"a":{"type":"number"}},"required":["a","b"]}`)
+	sum, err := dspy.NewToolFromSchema("get-sum", "Returns the sum of two numbers.", schema,
+		func(_ context.Context, args map[string]any) (any, error) {
+			return fmt.Sprint(args["a"].(float64) + args["b"].(float64)), nil
+		})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, a := range sum.Args() {
+		fmt.Println(a.Name, a.Schema, a.Required)
+	}
+	out, err := sum.Call(context.Background(), map[string]any{"a": 2.0, "b": "3"})
+	fmt.Println(out, err)
+	_, err = sum.Call(context.Background(), map[string]any{"a": 2.0})
+	fmt.Println(err)
+	// Output:
+	// b map[type:number] true
+	// a map[type:number] true
+	// 5 <nil>
+	// dspy: tool get-sum: argument "b": missing required argument
+}
