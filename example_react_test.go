@@ -29,7 +29,7 @@ func ExampleNewTool() {
 	_, err = weather.Call(context.Background(), map[string]any{"town": "Tokyo"})
 	fmt.Println(err)
 	// Output:
-	// {"properties":{"city":{"description":"the city name","type":"string"},"units":{"description":"celsius or fahrenheit","type":"string"}},"required":["city"],"type":"object"}
+	// {"additionalProperties":false,"properties":{"city":{"description":"the city name","type":"string"},"units":{"description":"celsius or fahrenheit","type":"string"}},"required":["city"],"type":"object"}
 	// The weather in Tokyo is sunny <nil>
 	// dspy: tool get_weather: argument "town": unknown argument (the tool takes city, units)
 }
@@ -86,4 +86,30 @@ func ExampleReAct_WithMaxIters() {
 	fmt.Println(len(pred.Trajectory), "step;", "answer:", pred.Get("answer"))
 	// Output:
 	// 1 step; answer: unknown
+}
+
+// A tool can also be made of a JSON schema, kept as given, and a function
+// of JSON arguments: package mcp makes an MCP server's tools this way.
+func ExampleNewToolFromSchema() {
+	schema := json.RawMessage(`{"type":"object","properties":{"b":{"type":"number"},"a":{"type":"number"}},"required":["a","b"]}`)
+	sum, err := dspy.NewToolFromSchema("get-sum", "Returns the sum of two numbers.", schema,
+		func(_ context.Context, args map[string]any) (any, error) {
+			return fmt.Sprint(args["a"].(float64) + args["b"].(float64)), nil
+		})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, a := range sum.Args() {
+		fmt.Println(a.Name, a.Schema, a.Required)
+	}
+	out, err := sum.Call(context.Background(), map[string]any{"a": 2.0, "b": "3"})
+	fmt.Println(out, err)
+	_, err = sum.Call(context.Background(), map[string]any{"a": 2.0})
+	fmt.Println(err)
+	// Output:
+	// b map[type:number] true
+	// a map[type:number] true
+	// 5 <nil>
+	// dspy: tool get-sum: argument "b": missing required argument
 }

@@ -516,7 +516,7 @@ func (r *ReAct) formatTrajectory(steps []Step, first int) string {
 func argsJSON(args map[string]any, t *Tool) string {
 	keys := make([]string, 0, len(args))
 	if t != nil {
-		for _, a := range t.args {
+		for _, a := range t.schema.args {
 			if _, ok := args[a.Name]; ok {
 				keys = append(keys, a.Name)
 			}
@@ -593,7 +593,7 @@ func agentInstructions(sig *Signature, tools []*Tool, native bool) string {
 		"When selecting the next_tool_name and its next_tool_args, the tool must be one of:\n",
 	)
 	for i, t := range tools {
-		lines = append(lines, "("+strconv.Itoa(i+1)+") "+describeTool(t.name, t.desc, t.args))
+		lines = append(lines, "("+strconv.Itoa(i+1)+") "+describeTool(t.name, t.desc, t.schema.args))
 	}
 	lines = append(lines, "("+strconv.Itoa(len(tools)+1)+") "+describeTool(finishTool, finishDesc(sig), nil))
 	return strings.Join(lines, "\n")
@@ -671,8 +671,21 @@ func writePyValue(b *strings.Builder, v any) {
 		}
 	case int:
 		b.WriteString(strconv.Itoa(x))
+	case int64:
+		b.WriteString(strconv.FormatInt(x, 10))
 	case float64:
 		b.WriteString(pyFloat(x))
+	case json.Number:
+		// A tool schema's numbers: an integer stays one, as Python's
+		// json.loads keeps it.
+		if strings.ContainsAny(string(x), ".eE") {
+			f, err := x.Float64()
+			if err == nil {
+				b.WriteString(pyFloat(f))
+				break
+			}
+		}
+		b.WriteString(string(x))
 	case []string:
 		writePySeq(b, slices.Values(x))
 	case []any:

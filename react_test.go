@@ -560,7 +560,7 @@ func TestReActPromptToolList(t *testing.T) {
 	instr := agent.ReactPredictor().Signature().Instructions()
 	wantTail := strings.Join([]string{
 		"(1) calc, whose description is <desc>new</desc>. It takes arguments {} in JSON format.",
-		"(2) search, whose description is <desc>Search the web.  Returns snippets.</desc>. It takes arguments {'query': {'type': 'string', 'description': 'what to look for'}, 'k': {'type': 'integer'}, 'sites': {'items': {'type': 'string'}, 'type': 'array'}} in JSON format.",
+		"(2) search, whose description is <desc>Search the web.  Returns snippets.</desc>. It takes arguments {'query': {'type': 'string', 'description': 'what to look for'}, 'k': {'type': ['null', 'integer']}, 'sites': {'items': {'type': 'string'}, 'type': ['null', 'array']}} in JSON format.",
 		"(3) finish, whose description is <desc>Marks the task as complete. That is, signals that all infomration for producing the outputs, i.e. `answer`, `confidence`, are now available to be extracted.</desc>. It takes arguments {} in JSON format.",
 	}, "\n")
 	if !strings.HasSuffix(instr, wantTail) {

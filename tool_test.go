@@ -2,6 +2,7 @@ package dspy_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -19,8 +20,8 @@ import (
 type weatherArgs struct {
 	City  string   `json:"city" desc:"the city name"`
 	Days  *int     `json:"days,omitempty" desc:"forecast length"`
-	Units string   `json:",omitempty"`
-	Tags  []string // untagged: argument name in snake_case
+	Units string   `json:",omitempty" enum:"metric,imperial"`
+	Tags  []string // untagged: named as encoding/json names it, Tags
 	Query string   `json:"q"` // tag name unlike the Go name
 	Geo   struct {
 		Lat float64 `json:"lat"`
@@ -29,31 +30,45 @@ type weatherArgs struct {
 	Skip   bool   `json:"-"`
 }
 
+// jsonValue decodes JSON as Parameters returns it (numbers as json.Number).
+func jsonValue(t *testing.T, s string) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("bad JSON in test: %v\n%s", err, s)
+	}
+	return m
+}
+
 func TestToolSchemaFromTypedArgs(t *testing.T) {
 	tool := dspy.NewTool("weather", "Get the weather.", func(_ context.Context, a weatherArgs) (string, error) { return "", nil })
 	wantArgs := []dspy.ToolArg{
 		{Name: "city", Desc: "the city name", Required: true, Schema: map[string]any{"type": "string"}},
-		{Name: "days", Desc: "forecast length", Schema: map[string]any{"type": "integer"}},
-		{Name: "units", Schema: map[string]any{"type": "string"}},
-		{Name: "tags", Required: true, Schema: map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
+		{Name: "days", Desc: "forecast length", Schema: map[string]any{"type": []any{"null", "integer"}}},
+		{Name: "Units", Schema: map[string]any{"type": "string", "enum": []any{"metric", "imperial"}}},
+		{Name: "Tags", Required: true, Schema: map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
 		{Name: "q", Required: true, Schema: map[string]any{"type": "string"}},
-		{Name: "geo", Schema: map[string]any{"type": "object", "properties": map[string]any{"lat": map[string]any{"type": "number"}}}},
+		{Name: "geo", Schema: map[string]any{"type": "object", "additionalProperties": false,
+			"properties": map[string]any{"lat": map[string]any{"type": "number"}}, "required": []any{"lat"}}},
 	}
-	if diff := cmp.Diff(wantArgs, tool.Args(), cmpopts.IgnoreUnexported(dspy.ToolArg{})); diff != "" {
+	if diff := cmp.Diff(wantArgs, tool.Args()); diff != "" {
 		t.Errorf("NewTool(weatherArgs).Args() (-want +got):\n%s", diff)
 	}
-	wantParams := map[string]any{
+	wantParams := jsonValue(t, `{
 		"type": "object",
-		"properties": map[string]any{
-			"city":  map[string]any{"type": "string", "description": "the city name"},
-			"days":  map[string]any{"type": "integer", "description": "forecast length"},
-			"units": map[string]any{"type": "string"},
-			"tags":  map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-			"q":     map[string]any{"type": "string"},
-			"geo":   map[string]any{"type": "object", "properties": map[string]any{"lat": map[string]any{"type": "number"}}},
+		"properties": {
+			"city": {"type": "string", "description": "the city name"},
+			"days": {"type": ["null", "integer"], "description": "forecast length"},
+			"Units": {"type": "string", "enum": ["metric", "imperial"]},
+			"Tags": {"type": "array", "items": {"type": "string"}},
+			"q": {"type": "string"},
+			"geo": {"type": "object", "properties": {"lat": {"type": "number"}}, "required": ["lat"], "additionalProperties": false}
 		},
-		"required": []string{"city", "tags", "q"},
-	}
+		"required": ["city", "Tags", "q"],
+		"additionalProperties": false
+	}`)
 	if diff := cmp.Diff(wantParams, tool.Parameters()); diff != "" {
 		t.Errorf("Parameters() (-want +got):\n%s", diff)
 	}
@@ -64,51 +79,265 @@ func TestToolSchemaFromTypedArgs(t *testing.T) {
 	if !tool.Cancellable() {
 		t.Error("NewTool: Cancellable() = false, want true")
 	}
-
-	scalars := []struct {
-		name string
-		tool *dspy.Tool
-		want map[string]any
-	}{
-		{"bool", dspy.NewToolFunc("f", "", func(a struct{ On bool }) (int, error) { return 0, nil }), map[string]any{"type": "boolean"}},
-		{"uint8", dspy.NewToolFunc("f", "", func(a struct{ N uint8 }) (int, error) { return 0, nil }), map[string]any{"type": "integer"}},
-		{"float32", dspy.NewToolFunc("f", "", func(a struct{ X float32 }) (int, error) { return 0, nil }), map[string]any{"type": "number"}},
-		{"map", dspy.NewToolFunc("f", "", func(a struct{ M map[string]int }) (int, error) { return 0, nil }), map[string]any{"type": "object", "additionalProperties": true}},
-		{"any", dspy.NewToolFunc("f", "", func(a struct{ V any }) (int, error) { return 0, nil }), map[string]any{}},
-	}
-	for _, tc := range scalars {
-		t.Run(tc.name, func(t *testing.T) {
-			args := tc.tool.Args()
-			if len(args) != 1 {
-				t.Fatalf("Args() = %v, want one", args)
-			}
-			if diff := cmp.Diff(tc.want, args[0].Schema); diff != "" {
-				t.Errorf("schema (-want +got):\n%s", diff)
-			}
-			if tc.tool.Cancellable() {
-				t.Error("NewToolFunc: Cancellable() = true, want false")
-			}
-		})
+	// Parameters and Args are copies.
+	tool.Parameters()["properties"].(map[string]any)["city"].(map[string]any)["type"] = "integer"
+	tool.Args()[0].Schema["type"] = "integer"
+	if diff := cmp.Diff(wantParams, tool.Parameters()); diff != "" {
+		t.Errorf("Parameters() after changing a copy (-want +got):\n%s", diff)
 	}
 
 	free := dspy.NewTool("free", "", func(_ context.Context, a map[string]any) (int, error) { return len(a), nil })
 	if len(free.Args()) != 0 {
 		t.Errorf("map tool Args() = %v, want none", free.Args())
 	}
+	if diff := cmp.Diff(jsonValue(t, `{"type": "object", "additionalProperties": true, "properties": {}, "required": []}`), free.Parameters()); diff != "" {
+		t.Errorf("map tool Parameters() (-want +got):\n%s", diff)
+	}
 	if got, err := free.Call(context.Background(), map[string]any{"a": 1, "b": 2}); err != nil || got != 2 {
 		t.Errorf("map tool Call = %v, %v; want 2, nil", got, err)
 	}
 }
 
-func TestNewToolRejectsNonStructArgs(t *testing.T) {
-	defer func() {
-		r := recover()
-		if r == nil || !strings.Contains(r.(string), "must be a struct or map[string]any") {
-			t.Errorf("NewTool[int] recovered %v, want a panic naming the rule", r)
-		}
-	}()
-	dspy.NewTool("bad", "", func(_ context.Context, n int) (int, error) { return n, nil })
+// Types of the schema table.
+type (
+	address struct {
+		StreetName string // untagged: "StreetName", as encoding/json decodes it
+		City       string `json:"city"`
+	}
+	person struct {
+		Name string  `json:"name"`
+		Home address `json:"home"`
+	}
+	base struct {
+		ID      string `json:"id" desc:"the record's id"`
+		Version int    `json:"version,omitempty"`
+	}
+	withBase struct {
+		base        // embedded: its fields are the object's, as encoding/json flattens them
+		Note string `json:"note"`
+	}
+	node struct {
+		Name     string `json:"name"`
+		Children []node `json:"children,omitempty"`
+	}
+	treeArgs struct {
+		Root node  `json:"root" desc:"the tree"`
+		Best *node `json:"best"`
+	}
+	// Two types that refer to each other.
+	dept struct {
+		Name string `json:"name"`
+		Head *emp   `json:"head"`
+	}
+	emp struct {
+		Name string `json:"name"`
+		Dept *dept  `json:"dept"`
+	}
+	orgArgs struct {
+		Dept dept `json:"dept"`
+	}
+	scalarArgs struct {
+		N    *int      `json:"n"`
+		U8   uint8     `json:"u8"`
+		F    float32   `json:"f"`
+		On   bool      `json:"on"`
+		Data []byte    `json:"data"`
+		At   time.Time `json:"at"`
+		When *time.Time
+		V    any             `json:"v"`
+		Raw  json.RawMessage `json:"raw,omitempty"`
+	}
+	mapArgs struct {
+		Counts map[string]int    `json:"counts"`
+		Nested map[string][]bool `json:"nested,omitempty"`
+	}
+	enumArgs struct {
+		Unit   string   `json:"unit" enum:"celsius,fahrenheit" desc:"the scale"`
+		Level  int      `json:"level" enum:"1,2,3"`
+		Ratio  *float64 `json:"ratio,omitempty" enum:"0.5,1"`
+		Colors []string `json:"colors,omitempty" enum:"red,green"`
+	}
+)
+
+func TestToolSchemas(t *testing.T) {
+	tests := []struct {
+		name   string
+		tool   *dspy.Tool
+		schema string // Parameters(), exactly
+	}{
+		{"nested", dspy.NewTool("t", "", func(context.Context, person) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"name": {"type": "string"},
+				"home": {"type": "object", "properties": {"StreetName": {"type": "string"}, "city": {"type": "string"}},
+					"required": ["StreetName", "city"], "additionalProperties": false}
+			},
+			"required": ["name", "home"],
+			"additionalProperties": false
+		}`},
+		{"embedded", dspy.NewTool("t", "", func(context.Context, withBase) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"id": {"type": "string", "description": "the record's id"},
+				"version": {"type": "integer"},
+				"note": {"type": "string"}
+			},
+			"required": ["id", "note"],
+			"additionalProperties": false
+		}`},
+		{"recursive", dspy.NewTool("t", "", func(context.Context, treeArgs) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"root": {"$ref": "#/$defs/node", "description": "the tree"},
+				"best": {"anyOf": [{"$ref": "#/$defs/node"}, {"type": "null"}]}
+			},
+			"required": ["root"],
+			"additionalProperties": false,
+			"$defs": {
+				"node": {"type": "object", "properties": {"name": {"type": "string"}, "children": {"type": ["null", "array"], "items": {"$ref": "#/$defs/node"}}},
+					"required": ["name"], "additionalProperties": false}
+			}
+		}`},
+		{"recursive root", dspy.NewTool("t", "", func(context.Context, node) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {"name": {"type": "string"}, "children": {"type": ["null", "array"], "items": {"$ref": "#/$defs/node"}}},
+			"required": ["name"],
+			"additionalProperties": false,
+			"$defs": {
+				"node": {"type": "object", "properties": {"name": {"type": "string"}, "children": {"type": ["null", "array"], "items": {"$ref": "#/$defs/node"}}},
+					"required": ["name"], "additionalProperties": false}
+			}
+		}`},
+		{"mutually recursive", dspy.NewTool("t", "", func(context.Context, orgArgs) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {"dept": {"$ref": "#/$defs/dept"}},
+			"required": ["dept"],
+			"additionalProperties": false,
+			"$defs": {
+				"dept": {"type": "object", "properties": {"name": {"type": "string"},
+					"head": {"type": ["null", "object"], "properties": {"name": {"type": "string"}, "dept": {"anyOf": [{"$ref": "#/$defs/dept"}, {"type": "null"}]}},
+						"required": ["name"], "additionalProperties": false}},
+					"required": ["name"], "additionalProperties": false}
+			}
+		}`},
+		{"pointer, bytes, time, any", dspy.NewTool("t", "", func(context.Context, scalarArgs) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"n": {"type": ["null", "integer"]},
+				"u8": {"type": "integer", "minimum": 0, "maximum": 255},
+				"f": {"type": "number"},
+				"on": {"type": "boolean"},
+				"data": {"type": "string", "contentEncoding": "base64"},
+				"at": {"type": "string", "format": "date-time"},
+				"When": {"type": ["null", "string"], "format": "date-time"},
+				"v": true,
+				"raw": true
+			},
+			"required": ["u8", "f", "on", "data", "at", "v"],
+			"additionalProperties": false
+		}`},
+		{"maps", dspy.NewTool("t", "", func(context.Context, mapArgs) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+				"nested": {"type": "object", "additionalProperties": {"type": ["null", "array"], "items": {"type": "boolean"}}}
+			},
+			"required": ["counts"],
+			"additionalProperties": false
+		}`},
+		{"enums", dspy.NewTool("t", "", func(context.Context, enumArgs) (int, error) { return 0, nil }), `{
+			"type": "object",
+			"properties": {
+				"unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "the scale"},
+				"level": {"type": "integer", "enum": [1, 2, 3]},
+				"ratio": {"type": ["null", "number"], "enum": [0.5, 1]},
+				"colors": {"type": ["null", "array"], "items": {"type": "string", "enum": ["red", "green"]}}
+			},
+			"required": ["unit", "level"],
+			"additionalProperties": false
+		}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(jsonValue(t, tc.schema), tc.tool.Parameters()); diff != "" {
+				t.Errorf("Parameters() (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
+
+// A recursive definition cannot be inlined in an argument's schema (as
+// DSPy inlines $defs): it is kept under the argument's own $defs, where
+// the $ref still resolves.
+func TestToolArgSchemaKeepsRecursiveDefs(t *testing.T) {
+	tool := dspy.NewTool("t", "", func(context.Context, treeArgs) (int, error) { return 0, nil })
+	nodeDef := map[string]any{"type": "object", "additionalProperties": false, "required": []any{"name"},
+		"properties": map[string]any{"name": map[string]any{"type": "string"},
+			"children": map[string]any{"type": []any{"null", "array"}, "items": map[string]any{"$ref": "#/$defs/node"}}}}
+	want := []dspy.ToolArg{
+		{Name: "root", Desc: "the tree", Required: true, Schema: map[string]any{"$ref": "#/$defs/node", "$defs": map[string]any{"node": nodeDef}}},
+		{Name: "best", Schema: map[string]any{"anyOf": []any{map[string]any{"$ref": "#/$defs/node"}, map[string]any{"type": "null"}}, "$defs": map[string]any{"node": nodeDef}}},
+	}
+	if diff := cmp.Diff(want, tool.Args()); diff != "" {
+		t.Errorf("Args() (-want +got):\n%s", diff)
+	}
+}
+
+func TestToolDecodesWhatItAdvertises(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	tests := []struct {
+		name string
+		call func() (any, error) // returns what the function received
+		args map[string]any
+		want any
+	}{
+		{"nested, untagged", nil, map[string]any{"name": "Ann", "home": map[string]any{"StreetName": "Main St", "city": "Oslo"}},
+			person{Name: "Ann", Home: address{StreetName: "Main St", City: "Oslo"}}},
+		{"embedded", nil, map[string]any{"id": "r1", "version": 2.0, "note": "n"},
+			withBase{base: base{ID: "r1", Version: 2}, Note: "n"}},
+		{"recursive", nil, map[string]any{"root": map[string]any{"name": "a", "children": []any{map[string]any{"name": "b", "children": []any{map[string]any{"name": "c"}}}}}},
+			treeArgs{Root: node{Name: "a", Children: []node{{Name: "b", Children: []node{{Name: "c"}}}}}}},
+		{"pointer to recursive", nil, map[string]any{"root": map[string]any{"name": "a"}, "best": map[string]any{"name": "b"}},
+			treeArgs{Root: node{Name: "a"}, Best: &node{Name: "b"}}},
+		{"bytes, time, numeric strings", nil, map[string]any{"u8": "7", "f": 1.5, "on": true, "data": "aGk=", "at": "2026-03-14T15:09:26Z", "v": []any{"x"}, "n": "12"},
+			scalarArgs{N: ptr(12), U8: 7, F: 1.5, On: true, Data: []byte("hi"), At: at, V: []any{"x"}}},
+		{"maps", nil, map[string]any{"counts": map[string]any{"a": 1.0, "b": "2"}, "nested": map[string]any{"x": []any{true}}},
+			mapArgs{Counts: map[string]int{"a": 1, "b": 2}, Nested: map[string][]bool{"x": {true}}}},
+		{"enums", nil, map[string]any{"unit": "celsius", "level": 2.0, "ratio": 0.5, "colors": []any{"red"}},
+			enumArgs{Unit: "celsius", Level: 2, Ratio: ptr(0.5), Colors: []string{"red"}}},
+		{"null optional counts as absent", nil, map[string]any{"unit": "celsius", "level": 1.0, "ratio": nil},
+			enumArgs{Unit: "celsius", Level: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			var tool *dspy.Tool
+			switch tc.want.(type) {
+			case person:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a person) (int, error) { got = a; return 0, nil })
+			case withBase:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a withBase) (int, error) { got = a; return 0, nil })
+			case treeArgs:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a treeArgs) (int, error) { got = a; return 0, nil })
+			case scalarArgs:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a scalarArgs) (int, error) { got = a; return 0, nil })
+			case mapArgs:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a mapArgs) (int, error) { got = a; return 0, nil })
+			case enumArgs:
+				tool = dspy.NewTool("t", "", func(_ context.Context, a enumArgs) (int, error) { got = a; return 0, nil })
+			}
+			if _, err := tool.Call(ctx, tc.args); err != nil {
+				t.Fatalf("Call(%v): %v", tc.args, err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(withBase{})); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestToolBadArguments(t *testing.T) {
 	var got weatherArgs
@@ -116,38 +345,77 @@ func TestToolBadArguments(t *testing.T) {
 		got = a
 		return "ok", nil
 	})
+	people := dspy.NewTool("move", "", func(_ context.Context, p person) (string, error) { return "", nil })
+	enums := dspy.NewTool("scale", "", func(_ context.Context, a enumArgs) (string, error) { return "", nil })
+	trees := dspy.NewTool("tree", "", func(_ context.Context, a treeArgs) (string, error) { return "", nil })
+	scalars := dspy.NewTool("s", "", func(_ context.Context, a scalarArgs) (string, error) { return "", nil })
+	okScalars := map[string]any{"u8": 1.0, "f": 1.0, "on": true, "data": "", "at": "2026-03-14T15:09:26Z", "v": "x"}
+	with := func(m map[string]any, k string, v any) map[string]any {
+		out := map[string]any{k: v}
+		for k2, v2 := range m {
+			if k2 != k {
+				out[k2] = v2
+			}
+		}
+		return out
+	}
 	tests := []struct {
 		name    string
+		tool    *dspy.Tool
 		args    map[string]any
 		wantArg string
 		wantErr string
 	}{
-		{"unknown", map[string]any{"city": "Paris", "tags": nil, "q": "", "town": "x"}, "town",
-			`dspy: tool weather: argument "town": unknown argument (the tool takes city, days, units, tags, q, geo)`},
-		{"missing", map[string]any{"tags": []any{}, "q": ""}, "city",
+		{"unknown", tool, map[string]any{"city": "Paris", "Tags": nil, "q": "", "town": "x"}, "town",
+			`dspy: tool weather: argument "town": unknown argument (the tool takes city, days, Units, Tags, q, geo)`},
+		{"snake_case of an untagged field is unknown", tool, map[string]any{"city": "Paris", "tags": []any{}, "q": ""}, "tags",
+			`dspy: tool weather: argument "tags": unknown argument (the tool takes city, days, Units, Tags, q, geo)`},
+		{"missing", tool, map[string]any{"Tags": []any{}, "q": ""}, "city",
 			`dspy: tool weather: argument "city": missing required argument`},
-		{"null", map[string]any{"city": nil, "tags": []any{}, "q": ""}, "city",
+		{"null", tool, map[string]any{"city": nil, "Tags": []any{}, "q": ""}, "city",
 			`dspy: tool weather: argument "city": missing required argument`},
-		{"wrong type", map[string]any{"city": 3.0, "tags": []any{}, "q": ""}, "city",
+		{"null required slice", tool, map[string]any{"city": "Paris", "Tags": nil, "q": ""}, "Tags",
+			`dspy: tool weather: argument "Tags": missing required argument`},
+		{"wrong type", tool, map[string]any{"city": 3.0, "Tags": []any{}, "q": ""}, "city",
 			`dspy: tool weather: argument "city": got JSON number, want string`},
-		{"wrong type, renamed field", map[string]any{"city": "Paris", "tags": []any{}, "q": true}, "q",
+		{"wrong type, renamed field", tool, map[string]any{"city": "Paris", "Tags": []any{}, "q": true}, "q",
 			`dspy: tool weather: argument "q": got JSON bool, want string`},
-		{"fraction for integer", map[string]any{"city": "Paris", "tags": []any{}, "q": "", "days": 1.5}, "days",
+		{"fraction for integer", tool, map[string]any{"city": "Paris", "Tags": []any{}, "q": "", "days": 1.5}, "days",
 			`dspy: tool weather: argument "days": got JSON number 1.5, want integer`},
-		{"non-numeric string for integer", map[string]any{"city": "Paris", "tags": []any{}, "q": "", "days": "two"}, "days",
+		{"non-numeric string for integer", tool, map[string]any{"city": "Paris", "Tags": []any{}, "q": "", "days": "two"}, "days",
 			`dspy: tool weather: argument "days": got JSON string, want integer`},
-		{"element type", map[string]any{"city": "Paris", "tags": []any{1.0}, "q": ""}, "tags",
-			`dspy: tool weather: argument "tags": got JSON number, want array`},
+		{"element type", tool, map[string]any{"city": "Paris", "Tags": []any{1.0}, "q": ""}, "Tags",
+			`dspy: tool weather: argument "Tags": type: 1 has type "integer", want "string"`},
+		{"not in enum", tool, map[string]any{"city": "Paris", "Tags": []any{}, "q": "", "Units": "kelvin"}, "Units",
+			`dspy: tool weather: argument "Units": enum: kelvin does not equal any of: [metric imperial]`},
+		{"integer not in enum", enums, map[string]any{"unit": "celsius", "level": 4.0}, "level",
+			`dspy: tool scale: argument "level": enum: 4 does not equal any of: [1 2 3]`},
+		{"element not in enum", enums, map[string]any{"unit": "celsius", "level": 1.0, "colors": []any{"blue"}}, "colors",
+			`dspy: tool scale: argument "colors": enum: blue does not equal any of: [red green]`},
+		{"nested snake_case name", people, map[string]any{"name": "Ann", "home": map[string]any{"street_name": "Main St", "city": "Oslo"}}, "home",
+			`dspy: tool move: argument "home": unexpected additional properties ["street_name"]`},
+		{"nested missing", people, map[string]any{"name": "Ann", "home": map[string]any{"city": "Oslo"}}, "home",
+			`dspy: tool move: argument "home": required: missing properties: ["StreetName"]`},
+		{"nested wrong type", people, map[string]any{"name": "Ann", "home": map[string]any{"StreetName": 5.0, "city": "Oslo"}}, "home",
+			`dspy: tool move: argument "home": type: 5 has type "integer", want "string"`},
+		{"deep in a recursive type", trees, map[string]any{"root": map[string]any{"name": "a", "children": []any{map[string]any{"name": 1.0}}}}, "root",
+			`dspy: tool tree: argument "root": type: 1 has type "integer", want "string"`},
+		{"out of range", scalars, with(okScalars, "u8", 300.0), "u8",
+			`dspy: tool s: argument "u8": maximum: 300/1 is greater than 255.000000`},
+		{"malformed time", scalars, with(okScalars, "at", "yesterday"), "at",
+			`dspy: tool s: argument "at": parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"`},
+		{"malformed base64", scalars, with(okScalars, "data", "%%"), "data",
+			`dspy: tool s: argument "data": illegal base64 data at input byte 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tool.Call(context.Background(), tc.args)
+			_, err := tc.tool.Call(context.Background(), tc.args)
 			var ae *dspy.ToolArgError
 			if !errors.As(err, &ae) {
 				t.Fatalf("Call(%v) error = %v, want a *ToolArgError", tc.args, err)
 			}
-			if ae.Tool != "weather" || ae.Arg != tc.wantArg {
-				t.Errorf("ToolArgError = {Tool: %q, Arg: %q}, want {weather, %q}", ae.Tool, ae.Arg, tc.wantArg)
+			if ae.Tool != tc.tool.Name() || ae.Arg != tc.wantArg {
+				t.Errorf("ToolArgError = {Tool: %q, Arg: %q}, want {%s, %q}", ae.Tool, ae.Arg, tc.tool.Name(), tc.wantArg)
 			}
 			if err.Error() != tc.wantErr {
 				t.Errorf("Call(%v) error =\n%s\nwant\n%s", tc.args, err, tc.wantErr)
@@ -155,9 +423,9 @@ func TestToolBadArguments(t *testing.T) {
 		})
 	}
 
-	// What decodes: renamed fields, snake_case names, numeric strings (as
+	// What decodes: renamed fields, Go names, numeric strings (as
 	// pydantic's lax mode accepts them).
-	_, err := tool.Call(context.Background(), map[string]any{"city": "Paris", "tags": []any{"a"}, "q": "rain", "days": "3", "units": "metric"})
+	_, err := tool.Call(context.Background(), map[string]any{"city": "Paris", "Tags": []any{"a"}, "q": "rain", "days": "3", "Units": "metric"})
 	if err != nil {
 		t.Fatalf("Call: %v", err)
 	}
@@ -165,6 +433,138 @@ func TestToolBadArguments(t *testing.T) {
 	want := weatherArgs{City: "Paris", Days: &three, Units: "metric", Tags: []string{"a"}, Query: "rain"}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(weatherArgs{})); diff != "" {
 		t.Errorf("decoded arguments (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewToolRejectsUndescribableArgs(t *testing.T) {
+	type tagged struct {
+		base `json:"base"`
+	}
+	type chanArgs struct {
+		C chan int `json:"c"`
+	}
+	type badEnum struct {
+		N int `json:"n" enum:"one"`
+	}
+	tests := []struct {
+		name string
+		make func()
+		want string
+	}{
+		{"not a struct", func() { dspy.NewTool("bad", "", func(_ context.Context, n int) (int, error) { return n, nil }) },
+			"dspy: NewTool bad: argument type int must be a struct or map[string]any"},
+		{"tagged embedded struct", func() { dspy.NewTool("bad", "", func(context.Context, tagged) (int, error) { return 0, nil }) },
+			"dspy: NewTool bad: argument type dspy_test.tagged: embedded field base in dspy_test.tagged is not supported in tool arguments: give it a field name"},
+		{"channel", func() { dspy.NewTool("bad", "", func(context.Context, chanArgs) (int, error) { return 0, nil }) },
+			"dspy: NewTool bad: argument type dspy_test.chanArgs: ForType(dspy_test.chanArgs): type chan int is unsupported by jsonschema"},
+		{"enum of the wrong type", func() { dspy.NewTool("bad", "", func(context.Context, badEnum) (int, error) { return 0, nil }) },
+			`dspy: NewTool bad: argument type dspy_test.badEnum: field N of dspy_test.badEnum: enum value "one": strconv.ParseInt: parsing "one": invalid syntax`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != tc.want {
+					t.Errorf("recovered %v,\nwant %v", r, tc.want)
+				}
+			}()
+			tc.make()
+		})
+	}
+}
+
+func TestNewToolFromSchema(t *testing.T) {
+	// An MCP server's input schema (server-everything's get-sum), with
+	// its keys in the server's order.
+	schema := `{"type":"object","properties":{"b":{"type":"number","description":"Second number"},"a":{"type":"number","description":"First number"}},"required":["a","b"],"$schema":"http://json-schema.org/draft-07/schema#"}`
+	var got map[string]any
+	tool, err := dspy.NewToolFromSchema("get-sum", "Returns the sum of two numbers", json.RawMessage(schema),
+		func(_ context.Context, args map[string]any) (any, error) { got = args; return "ok", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(jsonValue(t, schema), tool.Parameters()); diff != "" {
+		t.Errorf("Parameters() is not the schema as given (-want +got):\n%s", diff)
+	}
+	wantArgs := []dspy.ToolArg{
+		{Name: "b", Desc: "Second number", Required: true, Schema: map[string]any{"type": "number"}},
+		{Name: "a", Desc: "First number", Required: true, Schema: map[string]any{"type": "number"}},
+	}
+	if diff := cmp.Diff(wantArgs, tool.Args()); diff != "" {
+		t.Errorf("Args() (-want +got):\n%s", diff)
+	}
+	ctx := context.Background()
+	if _, err := tool.Call(ctx, map[string]any{"a": "2", "b": 3.5, "extra": true}); err != nil {
+		t.Fatal(err)
+	}
+	// Not closed by additionalProperties: the extra argument goes to the server.
+	if diff := cmp.Diff(map[string]any{"a": 2.0, "b": 3.5, "extra": true}, got); diff != "" {
+		t.Errorf("arguments passed on (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"a": 1.0}, `dspy: tool get-sum: argument "b": missing required argument`},
+		{map[string]any{"a": 1.0, "b": "x"}, `dspy: tool get-sum: argument "b": got JSON string, want number`},
+	} {
+		if _, err := tool.Call(ctx, tc.args); err == nil || err.Error() != tc.want {
+			t.Errorf("Call(%v) error = %v, want %s", tc.args, err, tc.want)
+		}
+	}
+
+	// $defs are resolved in an argument's schema, as DSPy resolves them;
+	// the closed object rejects unknown arguments.
+	withDefs := `{"type":"object","additionalProperties":false,"properties":{"p":{"$ref":"#/$defs/Point"}},"$defs":{"Point":{"type":"object","properties":{"x":{"type":"integer"}}}}}`
+	pt, err := dspy.NewToolFromSchema("pt", "", json.RawMessage(withDefs), func(context.Context, map[string]any) (any, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dspy.ToolArg{{Name: "p", Schema: map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "integer"}}}}}
+	if diff := cmp.Diff(want, pt.Args()); diff != "" {
+		t.Errorf("Args() with $defs (-want +got):\n%s", diff)
+	}
+	if _, err := pt.Call(ctx, map[string]any{"p": map[string]any{"x": "4"}, "q": 1.0}); err == nil || err.Error() != `dspy: tool pt: argument "q": unknown argument (the tool takes p)` {
+		t.Errorf("unknown argument: error = %v", err)
+	}
+	if _, err := pt.Call(ctx, map[string]any{"p": map[string]any{"x": 1.5}}); err == nil || err.Error() != `dspy: tool pt: argument "p": type: 1.5 has type "number", want "integer"` {
+		t.Errorf("nested type: error = %v", err)
+	}
+
+	empty, err := dspy.NewToolFromSchema("any", "", nil, func(_ context.Context, a map[string]any) (any, error) { return len(a), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := empty.Call(ctx, map[string]any{"x": 1.0}); err != nil || n != 1 {
+		t.Errorf("schema-less tool: Call = %v, %v", n, err)
+	}
+	for _, bad := range []string{`[1]`, `{"type":"string"}`, `{"type":"object","properties":3}`, `nope`} {
+		if _, err := dspy.NewToolFromSchema("bad", "", json.RawMessage(bad), func(context.Context, map[string]any) (any, error) { return nil, nil }); err == nil {
+			t.Errorf("NewToolFromSchema(%s) succeeded, want an error", bad)
+		}
+	}
+}
+
+// Recursive argument types are described, not walked forever.
+func TestToolRecursiveTypeTerminates(t *testing.T) {
+	type list struct {
+		Next *list `json:"next"`
+	}
+	type table map[string]table
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dspy.NewTool("tree", "", func(context.Context, node) (int, error) { return 0, nil })
+		dspy.NewTool("list", "", func(context.Context, list) (int, error) { return 0, nil })
+		dspy.NewTool("table", "", func(context.Context, struct {
+			T table `json:"t"`
+		}) (int, error) {
+			return 0, nil
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("NewTool on recursive types did not return within 10 s")
 	}
 }
 
@@ -289,4 +689,28 @@ func TestToolTraceHooks(t *testing.T) {
 	if diff := cmp.Diff(want, rec.list()); diff != "" {
 		t.Errorf("tool hooks (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzToolFromSchema: a server's schema and an LM's arguments are
+// untrusted; neither may panic or hang the tool.
+func FuzzToolFromSchema(f *testing.F) {
+	f.Add(`{"type":"object","properties":{"a":{"type":"number"}},"required":["a"]}`, `{"a":"3"}`)
+	f.Add(`{"type":"object","properties":{"p":{"$ref":"#/$defs/P"}},"$defs":{"P":{"type":"object","properties":{"next":{"$ref":"#/$defs/P"}}}}}`, `{"p":{"next":{"next":{}}}}`)
+	f.Add(`{"properties":{"x":{"anyOf":[{"type":"integer"},{"$ref":"#/definitions/Y"}]}},"definitions":{"Y":{"$ref":"#/definitions/Y"}}}`, `{"x":"1"}`)
+	f.Add(`{"type":"object","additionalProperties":false,"properties":{"e":{"enum":[1,"a",null]}}}`, `{"e":null,"f":1}`)
+	f.Fuzz(func(t *testing.T, schema, args string) {
+		tool, err := dspy.NewToolFromSchema("f", "", json.RawMessage(schema), func(context.Context, map[string]any) (any, error) { return "ok", nil })
+		if err != nil {
+			return
+		}
+		_ = tool.Args()
+		_ = tool.Parameters()
+		var m map[string]any
+		if json.Unmarshal([]byte(args), &m) != nil {
+			return
+		}
+		_, _ = tool.Call(context.Background(), m)
+		agent := dspy.NewReAct("q -> a", []*dspy.Tool{tool})
+		_ = agent.ReactPredictor().Signature().Instructions()
+	})
 }

@@ -36,6 +36,7 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return exitCode(stderr, "ask", err)
 	}
+	defer prog.close()
 	in, err := prog.inputsFor(pos[0], extra)
 	if err != nil {
 		return exitCode(stderr, "ask", err)

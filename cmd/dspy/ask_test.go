@@ -262,7 +262,7 @@ func TestFlagErrors(t *testing.T) {
 		{"unknown flag", []string{"ask", "--colour", "q"}, "flag provided but not defined: -colour"},
 		{"serve argument", []string{"serve", "extra"}, `unexpected argument "extra"`},
 		{"unknown module for serve", []string{"serve", "--module", "x"}, `unknown --module "x" (allowed: predict, cot, react)`},
-		{"unknown command", []string{"chat"}, `unknown command "chat" (commands: ask, serve)`},
+		{"unknown command", []string{"chat"}, `unknown command "chat" (commands: ask, serve, mcp, tools)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCmd(t, noEnv, tc.args...)

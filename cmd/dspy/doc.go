@@ -42,6 +42,26 @@
 // runs started, completed and cancelled. SIGINT or SIGTERM shuts the server
 // down gracefully.
 //
+// With --serve-mcp, serve also serves the program as an MCP tool over
+// streamable HTTP at /mcp (named by --tool-name, default "ask"), for
+// agents and IDEs that speak the Model Context Protocol.
+//
+// # dspy mcp
+//
+//	dspy mcp [flags] [--tool-name ask]
+//
+// serves the program as an MCP tool over stdin and stdout, as Claude
+// Desktop and IDEs start a local server: its signature's inputs are the
+// tool's arguments, the prediction's fields its structured content.
+// Messages for a person go to stderr.
+//
+// # dspy tools
+//
+//	dspy tools [--tools calculator,clock] [--mcp COMMAND]... [--json]
+//
+// lists the tools --module react would have, with their JSON schemas: the
+// built-in ones and those of each MCP server.
+//
 // # The program
 //
 // Both commands take the same flags:
@@ -52,6 +72,7 @@
 //	--base-url URL               an OpenAI-compatible server's API root (with --lm)
 //	--adapter chat|json|xml
 //	--tools calculator,clock     the tools of --module react
+//	--mcp "COMMAND ARGS"         an MCP server's tools too (repeatable; or a URL)
 //	--timeout 10m                the longest a run may take
 //	--demo-delay 15ms            the demo LM's pause between chunks
 //

@@ -25,8 +25,10 @@ const usageText = `dspy runs a godspy program and streams it.
 Usage:
   dspy ask [flags] "question"   stream one answer in the terminal
   dspy serve [flags]            serve the program over HTTP with a web page
+  dspy mcp [flags]              serve the program as an MCP tool over stdio
+  dspy tools [flags]            list the tools and their schemas
 
-Run "dspy ask -h" or "dspy serve -h" for the flags. Without --lm and without
+Run "dspy ask -h", "dspy serve -h" (and so on) for the flags. Without --lm and without
 an API key in the environment (or a .env file), both use an offline demo LM.
 `
 
@@ -54,11 +56,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runAsk(ctx, args[1:], stdout, stderr, getenv)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr, getenv)
+	case "mcp":
+		return runMCP(ctx, args[1:], stdout, stderr, getenv)
+	case "tools":
+		return runTools(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	default:
-		err = fmt.Errorf("unknown command %q (commands: ask, serve)", args[0])
+		err = fmt.Errorf("unknown command %q (commands: ask, serve, mcp, tools)", args[0])
 	}
 	fmt.Fprintln(stderr, "dspy:", err)
 	return exitUsage

@@ -10,6 +10,7 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/mcp"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -31,6 +32,7 @@ type programFlags struct {
 	baseURL   string
 	adapter   string
 	tools     string
+	mcp       mcpFlag
 	demoDelay time.Duration
 	timeout   time.Duration
 }
@@ -42,6 +44,7 @@ func (f *programFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.baseURL, "base-url", "", "the API root of an OpenAI-compatible server (with --lm)")
 	fs.StringVar(&f.adapter, "adapter", "chat", "the adapter: "+strings.Join(adapterNames, ", "))
 	fs.StringVar(&f.tools, "tools", "calculator,clock", "the tools of --module react, from: "+strings.Join(toolNames, ", "))
+	fs.Var(&f.mcp, "mcp", mcpFlagHelp)
 	fs.DurationVar(&f.demoDelay, "demo-delay", defaultDemoDelay, "the demo LM's pause between 4-byte chunks")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "the longest a run may take (0: no limit)")
 }
@@ -55,6 +58,8 @@ type program struct {
 	model   lm.LM
 	lm      lmChoice
 	streams []string // the output fields streamed, in order
+
+	mcpClients []*mcp.Client // of --mcp: close them (program.close)
 }
 
 // validate checks the flags' values, naming the allowed ones.
@@ -64,6 +69,9 @@ func (f *programFlags) validate() error {
 	}
 	if !slices.Contains(adapterNames, f.adapter) {
 		return fmt.Errorf("unknown --adapter %q (allowed: %s)", f.adapter, strings.Join(adapterNames, ", "))
+	}
+	if len(f.mcp) > 0 && f.module != "react" {
+		return fmt.Errorf("--mcp adds tools to --module react, not %s", f.module)
 	}
 	if f.demoDelay < 0 {
 		return fmt.Errorf("--demo-delay %v is negative", f.demoDelay)
@@ -122,6 +130,11 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
+		var more []*dspy.Tool
+		if p.mcpClients, more, err = mcpTools(f.mcp); err != nil {
+			return nil, err
+		}
+		tools = append(tools, more...)
 		p.module = dspy.NewReAct(sig, tools, dspy.WithPredictOptions(opts...))
 		listen("next_thought", streaming.WithPredictName("react"), streaming.WithAllowReuse())
 		listen("reasoning", streaming.WithPredictName("extract"))

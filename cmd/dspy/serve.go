@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/godspy/dspy"
+	"github.com/godspy/dspy/mcp"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -28,6 +29,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	pf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on (host:port; port 0 picks a free one)")
 	debug := fs.Bool("debug", false, "serve run counters at GET /debug/stats")
+	serveMCP := fs.Bool("serve-mcp", false, "also serve the program as an MCP tool over streamable HTTP at /mcp")
+	var mf mcpServeFlags
+	mf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return exitUsage
@@ -40,15 +44,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return exitCode(stderr, "serve", err)
 	}
+	defer prog.close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return exitCode(stderr, "serve", fmt.Errorf("listening on %s: %w", *addr, err))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	s := newServer(prog, logger, *debug)
+	if *serveMCP {
+		if s.mcp, err = mcpServer(prog, mf); err != nil {
+			return exitCode(stderr, "serve", err)
+		}
+	}
 	fmt.Fprintln(stdout, prog.lm.banner)
 	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
+	if s.mcp != nil {
+		fmt.Fprintf(stdout, "The program is also the MCP tool %q at http://%s/mcp (streamable HTTP).\n", mf.toolName, ln.Addr())
+	}
 	if err := s.serve(ctx, ln); err != nil {
 		return exitCode(stderr, "serve", err)
 	}
@@ -62,6 +75,7 @@ type server struct {
 	prog  *program
 	log   *slog.Logger
 	debug bool
+	mcp   *mcp.Server // --serve-mcp: at /mcp
 	stats struct {
 		started, completed, cancelled atomic.Int64
 	}
@@ -83,6 +97,9 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {
 		mux.HandleFunc("GET /debug/stats", s.statsHandler)
+	}
+	if s.mcp != nil {
+		mux.Handle("/mcp", s.mcp.Handler())
 	}
 	mux.Handle("/", securityHeaders(http.FileServerFS(static)))
 	return mux
