@@ -650,3 +650,30 @@ func TestResponsesLimit(t *testing.T) {
 		t.Fatalf("resp %+v err %v", resp, err)
 	}
 }
+
+// TestResponsesDeltaAllocs is the allocation budget of a text delta: one
+// allocation, its text (the event's type, item id, logprobs and
+// obfuscation are not kept). Measured as the difference between streams of
+// 200 and 100 deltas, so the fixed cost of a call cancels out.
+func TestResponsesDeltaAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	allocs := func(n int) float64 {
+		body := string(responsesDeltaStream(t, n))
+		ft := &replay.Script{Answers: []replay.Answer{replay.Status(200, nil, body)}}
+		c := openai.NewResponses("m", openai.WithHTTPClient(&http.Client{Transport: ft}), openai.WithIdleTimeout(-1))
+		return testing.AllocsPerRun(20, func() {
+			for _, err := range c.Stream(context.Background(), userReq("x")) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	per := (allocs(200) - allocs(100)) / 100
+	t.Logf("%.3f allocations per delta", per)
+	if per > 1.05 {
+		t.Errorf("%.2f allocations per text delta, want 1", per)
+	}
+}
