@@ -672,8 +672,62 @@ func TestResponsesDeltaAllocs(t *testing.T) {
 		})
 	}
 	per := (allocs(200) - allocs(100)) / 100
-	t.Logf("%.3f allocations per delta", per)
 	if per > 1.05 {
 		t.Errorf("%.2f allocations per text delta, want 1", per)
+	}
+}
+
+// TestResponsesConcurrent: one client serves many streams and blocking
+// calls at once (run with -race), each with the recorded outcome.
+func TestResponsesConcurrent(t *testing.T) {
+	stream := readResponses(t, "openai_gpt-4o_parallel-function-calls.sse")
+	blocking := readResponses(t, "openai_gpt-4o_parallel-function-calls_blocking.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct{ Stream bool }
+		json.NewDecoder(r.Body).Decode(&b)
+		if b.Stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Write(stream)
+			return
+		}
+		w.Write(blocking)
+	}))
+	defer srv.Close()
+	c := openai.NewResponses("m", openai.WithBaseURL(srv.URL))
+	call := func(id, pw string) lm.ToolCall {
+		return lm.ToolCall{ID: id, Name: "secret_retrieval_tool", Arguments: `{"password":"` + pw + `"}`}
+	}
+	// Two recordings of the same request, with their own call ids.
+	wantStream := []lm.ToolCall{call("call_sKC7OABqf2A2PTLCm0CLeRWV", "mellon"), call("call_OdR3s3xop0vtgkDyWRMLafuH", "radiance")}
+	wantBlocking := []lm.ToolCall{call("call_bzXaB1HDWsWy7n6bMrxJzNNa", "mellon"), call("call_Dd4wvykCr6NttXKxRK0BFH96", "radiance")}
+	errs := make(chan error, 64)
+	for i := range 64 {
+		go func() {
+			var resp *lm.Response
+			var err error
+			want := wantStream
+			if i%2 == 0 {
+				resp, err = lm.Collect(c.Stream(t.Context(), userReq("x")))
+			} else {
+				resp, err = c.Generate(t.Context(), userReq("x"))
+				want = wantBlocking
+			}
+			if err == nil {
+				if diff := cmp.Diff(want, resp.Choices[0].Message.ToolCalls); diff != "" {
+					err = fmt.Errorf("call %d: -want +got\n%s", i, diff)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 64 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("calls still running after 10 s")
+		}
 	}
 }
