@@ -92,7 +92,8 @@ func (r *Responses) Generate(ctx context.Context, req *lm.Request) (*lm.Response
 // sent when iteration starts; breaking out cancels it. Failures before the
 // first chunk are retried as the policy allows, an error event or a
 // failed response among them when its code says it can succeed later
-// (rate_limit_exceeded, server_error); a failure after it ends the stream
+// (rate_limit_exceeded, insufficient_quota, server_error: see the status
+// mapping in docs/decisions.md); a failure after it ends the stream
 // with an *lm.StreamError that holds what was received. A stream that ends
 // before response.completed (or response.incomplete) fails with an error
 // wrapping io.ErrUnexpectedEOF.

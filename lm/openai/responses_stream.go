@@ -102,16 +102,16 @@ func (t *eventType) UnmarshalJSON(b []byte) error {
 // fields this client reads, so that item ids, logprobs, obfuscation and
 // encrypted reasoning are skipped by the decoder instead of allocated.
 type respEvent struct {
-	Type         eventType        `json:"type"`
-	Delta        string           `json:"delta"`
-	OutputIndex  int              `json:"output_index"`
-	ContentIndex int              `json:"content_index"`
-	SummaryIndex int              `json:"summary_index"`
-	Text         string           `json:"text"`      // output_text.done, reasoning …text.done
-	Refusal      string           `json:"refusal"`   // refusal.done
-	Arguments    string           `json:"arguments"` // function_call_arguments.done
-	Item         *respStreamItem  `json:"item"`
-	Response     *respStreamState `json:"response"`
+	Type         eventType       `json:"type"`
+	Delta        string          `json:"delta"`
+	OutputIndex  int             `json:"output_index"`
+	ContentIndex int             `json:"content_index"`
+	SummaryIndex int             `json:"summary_index"`
+	Text         string          `json:"text"`      // output_text.done, reasoning …text.done
+	Refusal      string          `json:"refusal"`   // refusal.done
+	Arguments    string          `json:"arguments"` // function_call_arguments.done
+	Item         *respStreamItem `json:"item"`
+	Response     *respStatus     `json:"response"`
 	// An error event: its fields at the top level (as documented) or in
 	// an "error" object (as recorded).
 	Code    flexText   `json:"code"`
@@ -126,10 +126,10 @@ type respStreamItem struct {
 	Arguments string `json:"arguments"`
 }
 
-// respStreamState is the response object of created, completed,
-// incomplete and failed events, without its output (which the events
-// before it delivered).
-type respStreamState struct {
+// respStatus is the response object of created, completed, incomplete
+// and failed events, without its output (which the events before it
+// delivered).
+type respStatus struct {
 	ID                string     `json:"id"`
 	Model             string     `json:"model"`
 	Status            string     `json:"status"`
@@ -347,9 +347,9 @@ func (r *Responses) decodeEvent(data []byte, st *respState, sseError bool, h htt
 	case evCompleted, evIncomplete:
 		resp := ev.Response
 		if resp == nil {
-			resp = &respStreamState{}
+			resp = &respStatus{}
 		}
-		if resp.Error != nil || resp.Status != "" && resp.Status != "completed" && resp.Status != "incomplete" {
+		if resp.Error != nil || (resp.Status != "" && resp.Status != "completed" && resp.Status != "incomplete") {
 			return lm.Chunk{}, c.failure(resp.Status, resp.Error, h)
 		}
 		status := resp.Status

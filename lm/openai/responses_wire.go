@@ -298,7 +298,7 @@ func (r *Responses) decodeResponse(b []byte, h http.Header) (*lm.Response, error
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", c.provider, lm.ErrMalformed, err)
 	}
-	if w.Status != "" && w.Status != "completed" && w.Status != "incomplete" || w.Error != nil {
+	if w.Error != nil || (w.Status != "" && w.Status != "completed" && w.Status != "incomplete") {
 		return nil, c.failure(w.Status, w.Error, h)
 	}
 	msg := lm.Message{Role: lm.RoleAssistant}
