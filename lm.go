@@ -192,6 +192,11 @@ func knownProviders() []string {
 //
 // Any OpenAI-compatible server works as "openai/MODEL" with WithBaseURL.
 //
+// "openai/responses/MODEL" (LiteLLM's spelling, also "azure/responses/…")
+// calls OpenAI's Responses API instead of chat completions
+// (openai.NewResponses): current OpenAI models give reasoning summaries
+// only there. It takes the same options and keys.
+//
 // Every LM has stall protection: a streamed reply silent for 60 s
 // (WithIdleTimeout) ends with lm.ErrStreamIdle, and a blocking call ends
 // after 10 min (WithTimeout).
@@ -228,6 +233,12 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	}
 	if key == "" && !p.keyOptional {
 		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey", ErrMissingAPIKey, prefix, p.keyEnv)
+	}
+	responses := false
+	if prefix == "openai" || prefix == "azure" {
+		if rest, ok := strings.CutPrefix(model, "responses/"); ok && rest != "" {
+			model, responses = rest, true
+		}
 	}
 	var m lm.LM
 	if prefix == "anthropic" {
@@ -275,7 +286,12 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 		if cfg.timeout != 0 {
 			o = append(o, openai.WithTimeout(cfg.timeout))
 		}
-		m = openai.New(model, o...)
+		if responses {
+			r := openai.NewResponses(model, o...)
+			m, base = r, r.BaseURL() // its own cache entries (lm.Endpoint)
+		} else {
+			m = openai.New(model, o...)
+		}
 	}
 	if cfg.limits != nil {
 		m = lm.Limit(m, *cfg.limits)

@@ -32,6 +32,19 @@ func OpenAIWire() Wire {
 	}
 }
 
+// ResponsesWire is OpenAI's Responses API stream, for StallTests. Its
+// keep-alive is an SSE comment, as OpenRouter sends while the model thinks.
+func ResponsesWire() Wire {
+	return Wire{
+		Head: "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"model\":\"gpt-x\",\"status\":\"in_progress\"}}\n\n",
+		Text: func(s string) string {
+			return "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"output_index\":0,\"content_index\":0,\"delta\":" + strconv.Quote(s) + "}\n\n"
+		},
+		KeepAlive: ": OPENROUTER PROCESSING\n\n",
+		End:       "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"model\":\"gpt-x\",\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2,\"total_tokens\":7}}}\n\n",
+	}
+}
+
 // AnthropicWire is the Messages stream, for StallTests.
 func AnthropicWire() Wire {
 	return Wire{

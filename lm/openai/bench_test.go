@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -192,4 +194,51 @@ func BenchmarkGenerateFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// responsesDeltaStream is a Responses stream of n text deltas: the
+// recorded gpt-4o stream testdata/responses/openai_gpt-4o_json-schema-text.sse
+// with its deltas replaced by n deltas of the same shape (item id,
+// logprobs, obfuscation, sequence number), its other events as recorded.
+func responsesDeltaStream(tb testing.TB, n int) []byte {
+	rec, err := os.ReadFile(filepath.Join("testdata", "responses", "openai_gpt-4o_json-schema-text.sse"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	words := strings.Fields("the quick brown fox jumps over the lazy dog and keeps running far away")
+	var out bytes.Buffer
+	deltas := false
+	for _, ev := range strings.SplitAfter(string(rec), "\n\n") {
+		if !strings.Contains(ev, `"response.output_text.delta"`) {
+			out.WriteString(ev)
+			continue
+		}
+		if deltas {
+			continue
+		}
+		deltas = true
+		for i := range n {
+			fmt.Fprintf(&out, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":%d,\"item_id\":\"msg_029d5dc66e70cbc20068f966e708cc8193acf8b763b15bfa21\",\"output_index\":0,\"content_index\":0,\"delta\":\" %s\",\"logprobs\":[],\"obfuscation\":\"nvXSPvjxpSLVJx\"}\n\n", i+4, words[i%len(words)])
+		}
+	}
+	return out.Bytes()
+}
+
+// BenchmarkResponsesStreamChunk is the Responses client reading a local
+// stream of 100 text deltas; compare with BenchmarkStreamChunk.
+func BenchmarkResponsesStreamChunk(b *testing.B) {
+	srv, hc := memServer(b, responsesDeltaStream(b, benchChunks), "text/event-stream")
+	c := openai.NewResponses("gpt-4o", openai.WithBaseURL(srv.URL), openai.WithHTTPClient(hc))
+	perChunk(b, func() {
+		n := 0
+		for ch, err := range c.Stream(b.Context(), benchReq) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(ch.Text)
+		}
+		if n == 0 {
+			b.Fatal("no text")
+		}
+	})
 }

@@ -1,7 +1,8 @@
 // Package openai is a lean client of the chat-completions wire that OpenAI
 // and every OpenAI-compatible server (Azure OpenAI, Ollama, vLLM, llama.cpp,
 // OpenRouter, Groq, Together, DeepSeek, Fireworks, Gemini's compatible
-// endpoint) speak. It implements lm.LM.
+// endpoint) speak, and of OpenAI's Responses API (NewResponses), which
+// current OpenAI models need for reasoning summaries. Both implement lm.LM.
 //
 // It is written for many concurrent streams: each chunk is decoded into small
 // reused structs, the default transport keeps many idle connections per
@@ -141,6 +142,13 @@ func WithMaxLineSize(n int) Option { return optionFunc(func(c *Client) { c.maxLi
 // New returns a client for model. Without options it calls OpenAI with no
 // key; dspy.NewLM reads keys from the environment.
 func New(model string, opts ...Option) *Client {
+	c := newClient(model, opts)
+	c.endpoint = c.chatURL()
+	return c
+}
+
+// newClient applies opts and the defaults; the caller sets the endpoint.
+func newClient(model string, opts []Option) *Client {
 	c := &Client{model: model, baseURL: DefaultBaseURL, provider: "openai", header: http.Header{}}
 	for _, o := range opts {
 		o.apply(c)
@@ -151,7 +159,6 @@ func New(model string, opts ...Option) *Client {
 	if c.maxField == "" {
 		c.maxField = "max_tokens"
 	}
-	c.endpoint = c.chatURL()
 	c.redact = provider.NewRedactor(c.apiKey, c.header)
 	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
 	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
@@ -268,8 +275,15 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 	if err != nil {
 		return nil, c.redact.Error(err)
 	}
+	return c.generate(ctx, body, c.decodeResponse)
+}
+
+// generate posts body, retrying as the policy allows within the call
+// timeout, and decodes a 2xx reply with decode. The Responses client shares
+// it.
+func (c *Client) generate(ctx context.Context, body []byte, decode func([]byte, http.Header) (*lm.Response, error)) (*lm.Response, error) {
 	var out *lm.Response
-	err = provider.Bound(ctx, c.provider, c.timeout, func(ctx context.Context) error {
+	err := provider.Bound(ctx, c.provider, c.timeout, func(ctx context.Context) error {
 		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {
 			resp, h, err := c.post(ctx, body, false)
 			if err != nil {
@@ -284,7 +298,7 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 			if _, err := b.ReadFrom(resp.Body); err != nil {
 				return h, fmt.Errorf("%s: reading response: %w", c.provider, err)
 			}
-			out, err = c.decodeResponse(b.Bytes(), h)
+			out, err = decode(b.Bytes(), h)
 			return h, err
 		})
 	})
