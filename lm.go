@@ -22,7 +22,9 @@ var ErrUnknownProvider = errors.New("dspy: unknown LM provider")
 
 // ErrMissingAPIKey is wrapped by NewLM when a provider needs a key and
 // neither WithAPIKey nor the provider's environment variable gives one; the
-// error names the variable.
+// error names the variable. An LM pointed at a base URL other than the
+// provider's own (WithBaseURL, or the provider's base-URL variable) needs
+// no key: a local server usually has none, and then none is sent.
 var ErrMissingAPIKey = errors.New("dspy: missing API key")
 
 // ErrNoLMInEnv is returned by LMFromEnv when the environment names no LM,
@@ -231,8 +233,11 @@ func NewLM(name string, opts ...LMOption) (lm.LM, error) {
 	if key == "" {
 		key = os.Getenv(p.keyEnv)
 	}
-	if key == "" && !p.keyOptional {
-		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey", ErrMissingAPIKey, prefix, p.keyEnv)
+	// A server of one's own (a base URL other than the provider's, such as
+	// a local vLLM or llama.cpp) often needs no key: then none is sent.
+	ownServer := base != p.baseURL
+	if key == "" && !p.keyOptional && !ownServer {
+		return nil, fmt.Errorf("%w for %s: set %s or use WithAPIKey (a server at another base URL needs none)", ErrMissingAPIKey, prefix, p.keyEnv)
 	}
 	responses := false
 	if prefix == "openai" || prefix == "azure" {

@@ -221,3 +221,25 @@ func TestLMFromEnv(t *testing.T) {
 		t.Errorf("DSPY_LM: LMFromEnv() = %s/%s, want ollama/llama3.2", p, model)
 	}
 }
+
+// A server of one's own needs no key: with a base URL other than the
+// provider's, NewLM builds the LM and sends no Authorization header.
+func TestNewLMOwnServerWithoutKey(t *testing.T) {
+	clearLMEnv(t)
+	srv := dspytest.NewServer()
+	defer srv.Close()
+	m, err := NewLM("openai/local-model", WithBaseURL(srv.URL()))
+	if err != nil {
+		t.Fatalf("NewLM with a base URL and no key: %v", err)
+	}
+	if _, err := m.Generate(t.Context(), hiRequest()); err != nil {
+		t.Fatal(err)
+	}
+	if h := srv.Requests()[0].Header.Get("Authorization"); h != "" {
+		t.Errorf("Authorization header %q sent without a key", h)
+	}
+	t.Setenv("OPENAI_BASE_URL", srv.URL()) // the base-URL variable counts too
+	if _, err := NewLM("openai/local-model"); err != nil {
+		t.Errorf("NewLM with OPENAI_BASE_URL and no key: %v", err)
+	}
+}
