@@ -8,12 +8,31 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/streaming"
 )
+
+// askHelp is the top of "dspy ask --help"; the flags follow.
+const askHelp = `Usage: dspy ask [flags] "question"
+
+Runs a program once on the question and streams it: status lines, each
+output field as its tokens arrive, then the token usage and the time.
+Without --lm, DSPY_LM or a provider's API key it uses an offline demo LM.
+
+Examples:
+  dspy ask "What causes ocean tides?"
+  dspy ask --module ReAct "What is (17 + 25) * 3?"
+  dspy ask --lm ollama_chat/llama3.2 "Why is the sky blue?"
+  dspy ask --lm openai/my-model --base-url http://localhost:8000/v1 "Hi"
+  dspy ask --signature "text -> summary" --json "A long text..."
+  dspy ask --signature "context, question -> answer" --input context="Paris is in France." "Capital of France?"
+
+Flags:
+`
 
 // runAsk is "dspy ask": stream one run of the program in the terminal.
 func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -23,18 +42,25 @@ func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	jsonOut := fs.Bool("json", false, "print one JSON object per event, a line each (status, chunk, prediction, error, done)")
 	extra := inputFlag{}
 	fs.Var(extra, "input", "another input field's value, as name=value (repeatable)")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), askHelp); fs.PrintDefaults() }
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return exitUsage // the flag package has said what was wrong
+		return flagErrorCode(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "dspy ask: want one question argument, got %d (quote the question)\n", len(pos))
-		fs.Usage()
+		fmt.Fprintf(stderr, "dspy ask: want one question argument, got %d (quote the question; dspy ask --help shows examples)\n", len(pos))
+		return exitUsage
+	}
+	if strings.TrimSpace(pos[0]) == "" {
+		fmt.Fprintln(stderr, "dspy ask: the question is empty")
 		return exitUsage
 	}
 	prog, err := buildProgram(pf, getenv)
 	if err != nil {
 		return exitCode(stderr, "ask", err)
+	}
+	for _, n := range prog.notes {
+		fmt.Fprintln(stderr, "dspy ask: "+n)
 	}
 	defer prog.close()
 	in, err := prog.inputsFor(pos[0], extra)
@@ -60,7 +86,7 @@ func ask(ctx context.Context, prog *program, in dspy.Inputs, r renderer, stderr 
 	t := timing{start: time.Now()}
 	for ev, err := range prog.stream.Stream(ctx, in) {
 		if err != nil {
-			return failed(ctx, r, stderr, err, t.since())
+			return failed(ctx, prog, r, stderr, err, t.since())
 		}
 		switch e := ev.(type) {
 		case *streaming.StatusMessage:
@@ -76,9 +102,10 @@ func ask(ctx context.Context, prog *program, in dspy.Inputs, r renderer, stderr 
 	return exitOK
 }
 
-// failed reports a run's error: a cancellation (Ctrl-C) as such, with exit
-// code 130, anything else as the error it is.
-func failed(ctx context.Context, r renderer, stderr io.Writer, err error, elapsed time.Duration) int {
+// failed reports a run's error on one line of stderr, with a hint where
+// one helps: a cancellation (Ctrl-C) as such, with exit code 130, anything
+// else with exit code 1. The JSON renderer also puts it in the stream.
+func failed(ctx context.Context, prog *program, r renderer, stderr io.Writer, err error, elapsed time.Duration) int {
 	cancelled := errors.Is(err, context.Canceled) && ctx.Err() != nil
 	if cancelled {
 		r.fail("cancelled", true)
@@ -86,10 +113,27 @@ func failed(ctx context.Context, r renderer, stderr io.Writer, err error, elapse
 		fmt.Fprintln(stderr, "dspy ask: cancelled: the run and its LM request were stopped")
 		return exitCancelled
 	}
-	r.fail(err.Error(), false)
+	msg := runError(ctx, prog, err)
+	r.fail(msg, false)
 	r.done(false, elapsed)
-	fmt.Fprintln(stderr, "dspy ask:", err)
+	fmt.Fprintln(stderr, "dspy ask: "+msg)
 	return exitFailed
+}
+
+// runError says what went wrong in a run, in one line a person can act on.
+func runError(ctx context.Context, prog *program, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("timed out after %v (--timeout)", prog.flags.timeout)
+	}
+	provider, _ := lm.Identify(prog.model)
+	base := lm.Endpoint(prog.model)
+	if errors.Is(err, syscall.ECONNREFUSED) && base != "" {
+		if provider == "ollama" {
+			return fmt.Sprintf("cannot reach Ollama at %s: is it running? (ollama serve)", base)
+		}
+		return fmt.Sprintf("cannot reach the LM server at %s: is it running?", base)
+	}
+	return errorLine(err.Error())
 }
 
 // timing measures a run: its start and its first streamed token.
@@ -133,12 +177,13 @@ func useColor(w io.Writer, getenv func(string) string) bool {
 type textRenderer struct {
 	w         io.Writer
 	color     bool
-	lineStart bool   // the cursor is at the start of a line
-	current   string // the field occurrence being streamed
+	lineStart bool            // the cursor is at the start of a line
+	current   string          // the field occurrence being streamed
+	shown     map[string]bool // fields whose chunks were shown
 }
 
 func newTextRenderer(w io.Writer, color bool) *textRenderer {
-	return &textRenderer{w: w, color: color, lineStart: true}
+	return &textRenderer{w: w, color: color, lineStart: true, shown: map[string]bool{}}
 }
 
 func (t *textRenderer) style(code, s string) string {
@@ -176,6 +221,7 @@ func (t *textRenderer) chunk(e *streaming.StreamResponse) {
 		fmt.Fprintln(t.w, t.bold(e.SignatureFieldName+":"))
 		t.current = key
 	}
+	t.shown[e.SignatureFieldName] = true
 	if e.Chunk != "" {
 		fmt.Fprint(t.w, e.Chunk)
 		t.lineStart = strings.HasSuffix(e.Chunk, "\n")
@@ -186,25 +232,22 @@ func (t *textRenderer) chunk(e *streaming.StreamResponse) {
 	}
 }
 
+// final shows the fields that did not stream (each streamed one is on
+// screen already), then the usage and the time.
 func (t *textRenderer) final(p *dspy.Prediction, tm timing) {
 	t.newline()
-	fmt.Fprintln(t.w)
-	fmt.Fprintln(t.w, t.bold("Final prediction"))
 	for _, n := range p.Names() {
-		fmt.Fprintf(t.w, "%s %s\n", t.bold(n+":"), p.String(n))
+		if !t.shown[n] {
+			fmt.Fprintf(t.w, "%s %s\n", t.bold(n+":"), p.String(n))
+		}
 	}
+	fmt.Fprintln(t.w)
 	fmt.Fprintln(t.w, t.dim(usageLine(p.Usage)))
 	fmt.Fprintln(t.w, t.dim(timingLine(tm)))
 }
 
-func (t *textRenderer) fail(msg string, cancelled bool) {
-	t.newline()
-	if cancelled {
-		fmt.Fprintln(t.w, t.style("33", "Cancelled."))
-		return
-	}
-	fmt.Fprintln(t.w, t.style("31", "Error: "+msg))
-}
+// fail ends the output: the error itself goes to stderr, once.
+func (t *textRenderer) fail(string, bool) { t.newline() }
 
 func (t *textRenderer) done(bool, time.Duration) {}
 

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/godspy/dspy/dspytest"
 )
@@ -180,13 +182,13 @@ func TestAskTextDemoBanner(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit code %d, stderr %q", code, errOut)
 	}
-	first := firstLine(out)
+	banner := strings.Join(strings.SplitN(out, "\n", 3)[:2], "\n")
 	for _, want := range []string{"demo LM", "OPENAI_API_KEY", "--lm ollama_chat/llama3.2"} {
-		if !strings.Contains(first, want) {
-			t.Errorf("first line %q does not mention %q", first, want)
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner %q does not mention %q", banner, want)
 		}
 	}
-	for _, want := range []string{"\n· Thinking step by step...\n", "\nreasoning:\n", "\nanswer:\nOcean tides", "\nFinal prediction\n", "\nusage: ", "\ntime: "} {
+	for _, want := range []string{"\n· Thinking step by step...\n", "\nreasoning:\n", "\nanswer:\nOcean tides", "\nusage: ", "\ntime: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -196,6 +198,18 @@ func TestAskTextDemoBanner(t *testing.T) {
 	}
 	if strings.Index(out, "· Asking the demo LM...") > strings.Index(out, "answer:") {
 		t.Error("the status line comes after the answer")
+	}
+	// The answer streams once; the end adds only usage and time.
+	if n := strings.Count(out, "Ocean tides are caused"); n != 1 {
+		t.Errorf("the answer appears %d times, want once:\n%s", n, out)
+	}
+	if n := strings.Count(out, "Tides are about gravity"); n != 1 {
+		t.Errorf("the reasoning appears %d times, want once", n)
+	}
+	for i, line := range strings.SplitN(out, "\n", 3)[:2] {
+		if len(line) > 80 {
+			t.Errorf("banner line %d has %d columns, want at most 80: %q", i+1, len(line), line)
+		}
 	}
 }
 
@@ -249,7 +263,7 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown module", []string{"ask", "--module", "agent", "q"}, `unknown --module "agent" (allowed: predict, cot, react)`},
+		{"unknown module", []string{"ask", "--module", "agent", "q"}, `unknown --module "agent" (allowed: predict, cot, react, or DSPy's Predict, ChainOfThought, ReAct)`},
 		{"unknown adapter", []string{"ask", "--adapter", "yaml", "q"}, `unknown --adapter "yaml" (allowed: chat, json, xml)`},
 		{"unknown tool", []string{"ask", "--module", "react", "--tools", "calculator,web", "q"}, `unknown tool "web" in --tools (allowed: calculator, clock)`},
 		{"bad signature", []string{"ask", "--signature", "question answer", "q"}, `--signature "question answer"`},
@@ -261,7 +275,10 @@ func TestFlagErrors(t *testing.T) {
 		{"unknown input", []string{"ask", "--input", "topic=x", "q"}, `has no input "topic"`},
 		{"unknown flag", []string{"ask", "--colour", "q"}, "flag provided but not defined: -colour"},
 		{"serve argument", []string{"serve", "extra"}, `unexpected argument "extra"`},
-		{"unknown module for serve", []string{"serve", "--module", "x"}, `unknown --module "x" (allowed: predict, cot, react)`},
+		{"unknown module for serve", []string{"serve", "--module", "x"}, `unknown --module "x" (allowed: predict, cot, react, or DSPy's Predict, ChainOfThought, ReAct)`},
+		{"bad signature, one prefix", []string{"ask", "--signature", "question answer", "q"}, `dspy ask: --signature "question answer": missing "->" between inputs and outputs (at byte 15)` + "\n"},
+		{"blank question", []string{"ask", "   "}, "dspy ask: the question is empty\n"},
+		{"tools with another module", []string{"ask", "--module", "cot", "--tools", "clock", "q"}, "dspy ask: --tools adds tools to --module react, not --module cot\n"},
 		{"unknown command", []string{"chat"}, `unknown command "chat" (commands: ask, serve, mcp, tools)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,5 +380,82 @@ func TestAskRealServer(t *testing.T) {
 	}
 	if strings.Contains(out, "sk-test") {
 		t.Error("the API key appears in the output")
+	}
+}
+
+// closedPort returns the address of a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// What a newcomer meets when things go wrong, or right without a key:
+// one line on stderr, with a hint, and the exit code.
+func TestAskFailuresAndLocalServers(t *testing.T) {
+	srv := dspytest.NewServer(dspytest.WithResponder(dspytest.FieldResponder))
+	defer srv.Close()
+	slow := dspytest.NewServer(dspytest.WithTimeToFirstToken(time.Minute))
+	defer slow.Close()
+	dead := "http://" + closedPort(t) + "/v1"
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stderr     string // exactly, "" for none
+		stdoutHas  string
+		stdoutLack string
+	}{
+		{"local server, no key", []string{"ask", "--lm", "openai/local-model", "--base-url", srv.URL(), "--module", "predict", "Hi?"},
+			exitOK, "", "Using openai/local-model (from --lm).", "Error"},
+		{"connection refused", []string{"ask", "--lm", "openai/local-model", "--base-url", dead, "q"},
+			exitFailed, "dspy ask: cannot reach the LM server at " + dead + ": is it running?\n", "", "refused"},
+		{"ollama not running", []string{"ask", "--lm", "ollama_chat/llama3.2", "--base-url", dead, "q"},
+			exitFailed, "dspy ask: cannot reach Ollama at " + dead + ": is it running? (ollama serve)\n", "", "refused"},
+		{"timeout", []string{"ask", "--lm", "openai/slow", "--base-url", slow.URL(), "--timeout", "300ms", "q"},
+			exitFailed, "dspy ask: timed out after 300ms (--timeout)\n", "", "deadline"},
+		{"help", []string{"ask", "--help"}, exitOK, "", "", ""},
+		{"DSPy's module names", []string{"ask", "--module", "ReAct", "--demo-delay", "0", "What is 6 * 7?"}, exitOK, "", "next_thought:", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, noEnv, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.code, errOut)
+			}
+			if tc.name == "help" {
+				if !strings.Contains(errOut, "Examples:") || !strings.Contains(errOut, "-timeout") {
+					t.Errorf("ask --help: %q lacks a description, examples and flags", errOut)
+				}
+				return
+			}
+			if errOut != tc.stderr {
+				t.Errorf("stderr\n %q\nwant\n %q", errOut, tc.stderr)
+			}
+			if tc.stdoutHas != "" && !strings.Contains(out, tc.stdoutHas) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdoutHas, out)
+			}
+			if tc.stdoutLack != "" && strings.Contains(out, tc.stdoutLack) {
+				t.Errorf("stdout has %q:\n%s", tc.stdoutLack, out)
+			}
+		})
+	}
+}
+
+func TestVersionAndHelpExitZero(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}, {"--help"}, {"serve", "--help"}, {"tools", "--help"}} {
+		code, out, errOut := runCmd(t, noEnv, args...)
+		if code != exitOK {
+			t.Errorf("dspy %v: exit code %d, want 0 (stderr %q)", args, code, errOut)
+		}
+		if args[0] == "version" || args[0] == "--version" {
+			if !strings.HasPrefix(out, "dspy (godspy) ") || !strings.Contains(out, "go1.") {
+				t.Errorf("dspy %v printed %q", args, out)
+			}
+		}
 	}
 }

@@ -18,7 +18,8 @@ type lmChoice struct {
 }
 
 // keyDefaults maps a provider's key variable to the model used when only
-// the key is set, in the order they are tried.
+// the key is set, in the order they are tried: dspy.LMNameFromEnv's table
+// (which reads the process environment; the command reads its own getenv).
 var keyDefaults = []struct{ env, model string }{
 	{"OPENAI_API_KEY", "openai/gpt-4o-mini"},
 	{"ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"},
@@ -28,18 +29,22 @@ var keyDefaults = []struct{ env, model string }{
 	{"DEEPSEEK_API_KEY", "deepseek/deepseek-chat"},
 }
 
-// demoBanner is the first output line of a run on the demo LM.
-const demoBanner = "Offline demo LM (scripted, no model): answers are canned text streamed at a human pace. " +
-	"For a real model set OPENAI_API_KEY (or ANTHROPIC_API_KEY, GEMINI_API_KEY, ...), " +
-	"or pass --lm ollama_chat/llama3.2 for a local Ollama, or --lm openai/MODEL --base-url URL for any OpenAI-compatible server."
+// demoBanner is the first output of a run on the demo LM: two lines that
+// fit 80 columns.
+const demoBanner = "Offline demo LM: canned answers at a human pace; no model is called.\n" +
+	"For a real one set OPENAI_API_KEY, or --lm ollama_chat/llama3.2 (see --help)."
+
+// dotenvMark prefixes the variables main's getenv answers "1" for when it
+// set them from the .env file, so the banner can say where a key came from.
+const dotenvMark = "dspy.dotenv:"
 
 // chooseLM picks the LM: --lm if given ("demo" forces the demo LM), else
 // DSPY_LM, else the first provider whose API key is set, else the demo LM.
 func chooseLM(name, baseURL string, getenv func(string) string) (lmChoice, error) {
-	source := "--lm"
+	source := "from --lm"
 	if name == "" {
 		if name = getenv("DSPY_LM"); name != "" {
-			source = "DSPY_LM"
+			source = "from DSPY_LM" + dotenvNote(getenv, "DSPY_LM")
 		}
 	}
 	if name == "" && baseURL != "" {
@@ -48,7 +53,7 @@ func chooseLM(name, baseURL string, getenv func(string) string) (lmChoice, error
 	if name == "" {
 		for _, k := range keyDefaults {
 			if getenv(k.env) != "" {
-				name, source = k.model, k.env+" is set"
+				name, source = k.model, k.env+" is set"+dotenvNote(getenv, k.env)
 				break
 			}
 		}
@@ -64,6 +69,13 @@ func chooseLM(name, baseURL string, getenv func(string) string) (lmChoice, error
 	if err != nil {
 		return lmChoice{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	return lmChoice{model: model, label: name,
-		banner: fmt.Sprintf("Using %s (%s; --lm picks another, --lm demo the offline demo LM).", name, source)}, nil
+	return lmChoice{model: model, label: name, banner: fmt.Sprintf("Using %s (%s).", name, source)}, nil
+}
+
+// dotenvNote is " in .env" when getenv's key came from the .env file.
+func dotenvNote(getenv func(string) string, key string) string {
+	if getenv(dotenvMark+key) == "1" {
+		return " in .env"
+	}
+	return ""
 }

@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -27,18 +30,30 @@ Usage:
   dspy serve [flags]            serve the program over HTTP with a web page
   dspy mcp [flags]              serve the program as an MCP tool over stdio
   dspy tools [flags]            list the tools and their schemas
+  dspy version                  print the version
 
-Run "dspy ask -h", "dspy serve -h" (and so on) for the flags. Without --lm and without
-an API key in the environment (or a .env file), both use an offline demo LM.
+Run "dspy ask -h", "dspy serve -h" (and so on) for the flags and examples.
+Without --lm and without an API key in the environment (or a .env file),
+they use an offline demo LM.
 `
 
 func main() {
-	if _, err := loadDotenv(".env", os.LookupEnv, os.Setenv); err != nil {
+	set, err := loadDotenv(".env", os.LookupEnv, os.Setenv)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "dspy:", err)
 		os.Exit(exitUsage)
 	}
+	getenv := func(k string) string {
+		if key, ok := strings.CutPrefix(k, dotenvMark); ok {
+			if slices.Contains(set, key) {
+				return "1"
+			}
+			return ""
+		}
+		return os.Getenv(k)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, getenv)
 	stop()
 	os.Exit(code)
 }
@@ -60,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runMCP(ctx, args[1:], stdout, stderr, getenv)
 	case "tools":
 		return runTools(ctx, args[1:], stdout, stderr, getenv)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -91,13 +109,22 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// flagErrorCode is the exit code after parseFlags failed: 0 when the user
+// asked for --help (the flag package printed it), else 2 (it printed what
+// was wrong).
+func flagErrorCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
 // exitCode reports a command's error on stderr and returns its exit code.
 func exitCode(stderr io.Writer, cmd string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-	fmt.Fprintf(stderr, "dspy %s: %s\n", cmd, msg)
+	fmt.Fprintf(stderr, "dspy %s: %s\n", cmd, errorLine(err.Error()))
 	if errors.Is(err, errUsage) {
 		return exitUsage
 	}
@@ -113,4 +140,32 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// errorLine makes an error's text fit one line of the command's output: the
+// usage marker and the library's own "dspy: " prefixes go (the line
+// already starts with "dspy CMD: "), and line breaks become spaces.
+func errorLine(msg string) string {
+	msg = strings.TrimPrefix(msg, errUsage.Error()+": ")
+	msg = strings.TrimPrefix(msg, "dspy: ")
+	msg = strings.ReplaceAll(msg, ": dspy: ", ": ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
+}
+
+// versionLine names the build: the module version (a tag when installed
+// with go install ...@VERSION, "devel" from a clone), the VCS revision when
+// the build recorded one, and the Go version.
+func versionLine() string {
+	v, rev := "devel", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = " " + s.Value[:12]
+			}
+		}
+	}
+	return fmt.Sprintf("dspy (godspy) %s%s, %s", v, rev, runtime.Version())
 }

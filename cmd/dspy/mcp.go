@@ -158,7 +158,7 @@ func runTools(_ context.Context, args []string, stdout, stderr io.Writer, _ func
 	jsonOut := fs.Bool("json", false, "print a JSON array of {name, description, source, input_schema}")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagErrorCode(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "dspy tools: unexpected argument %q (tools takes only flags)\n", pos[0])
@@ -266,7 +266,7 @@ func runMCP(ctx context.Context, args []string, _, stderr io.Writer, getenv func
 	mf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagErrorCode(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "dspy mcp: unexpected argument %q (mcp takes only flags)\n", pos[0])

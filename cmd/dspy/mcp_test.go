@@ -162,7 +162,7 @@ func TestMCPFlagErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"ask", "--module", "cot", "--mcp", "srv", "q"}, exitUsage, "dspy ask: --mcp adds tools to --module react, not cot"},
+		{[]string{"ask", "--module", "cot", "--mcp", "srv", "q"}, exitUsage, "dspy ask: --mcp adds tools to --module react, not --module cot"},
 		{[]string{"ask", "--module", "react", "--mcp", `srv "x`, "q"}, exitUsage, `dspy ask: --mcp "srv \"x": unterminated quote or escape`},
 		{[]string{"tools", "--mcp", "/nonexistent/mcp-server"}, exitFailed, `dspy tools: --mcp "/nonexistent/mcp-server": mcp: connecting to /nonexistent/mcp-server:`},
 	}

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/godspy/dspy/dspytest"
 )
 
 // Ctrl-C mid-stream ends `dspy ask` promptly, with exit code 130 and a
@@ -58,8 +61,8 @@ func TestAskInterrupt(t *testing.T) {
 	if !strings.Contains(stderr.String(), "cancelled") {
 		t.Errorf("stderr %q does not say cancelled", stderr.String())
 	}
-	if out := seen.String(); !strings.Contains(out, "Cancelled.") || strings.Contains(out, "Final prediction") {
-		t.Errorf("stdout should end cancelled, without a final prediction:\n%s", out)
+	if out := seen.String(); strings.Contains(out, "usage:") || strings.Contains(out, "cancelled") {
+		t.Errorf("stdout should stop where the stream was cut, with no usage line and no second report of the cancel:\n%s", out)
 	}
 }
 
@@ -95,4 +98,36 @@ func TestDotenvFile(t *testing.T) {
 	if out, code := run("DSPY_LM=demo"); code != exitOK || !strings.Contains(firstLine(out), "demo LM") {
 		t.Errorf("DSPY_LM=demo set before: exit %d, first line %q; want the demo LM (.env must not override)", code, firstLine(out))
 	}
+
+	// A key read from .env is reported as such.
+	srv := dspytest.NewServer(dspytest.WithResponder(dspytest.FieldResponder))
+	defer srv.Close()
+	env := "OPENAI_API_KEY=sk-from-dotenv\nOPENAI_BASE_URL=" + srv.URL() + "\n"
+	if err := os.WriteFile(dir+"/.env", []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runWithout(t, dir, []string{"DSPY_LM", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY"})
+	if want := "Using openai/gpt-4o-mini (OPENAI_API_KEY is set in .env)."; code != exitOK || firstLine(out) != want {
+		t.Errorf("key in .env: exit %d, first line %q, want %q", code, firstLine(out), want)
+	}
+}
+
+// runWithout runs "dspy ask q" in dir with the environment minus the
+// variables named.
+func runWithout(t *testing.T, dir string, drop []string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(dspyBinary(t), "ask", "--module", "predict", "q")
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, k) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	return string(out), 0
 }

@@ -35,15 +35,33 @@ type programFlags struct {
 	mcp       mcpFlag
 	demoDelay time.Duration
 	timeout   time.Duration
+
+	fs *flag.FlagSet // the flags were registered in: which were given
+}
+
+// given reports whether the command line set the flag name.
+func (f *programFlags) given(name string) bool {
+	found := false
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { found = found || fl.Name == name })
+	}
+	return found
+}
+
+// moduleAliases maps DSPy's spellings of the modules, lower-cased and
+// without underscores, to --module's values.
+var moduleAliases = map[string]string{
+	"predict": "predict", "cot": "cot", "chainofthought": "cot", "react": "react",
 }
 
 func (f *programFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.module, "module", "cot", "the module: "+strings.Join(moduleNames, ", ")+" (cot is ChainOfThought, react a ReAct agent with --tools)")
+	f.fs = fs
+	fs.StringVar(&f.module, "module", "cot", "the module: "+strings.Join(moduleNames, ", ")+" (DSPy's names work too, in any case: Predict, ChainOfThought, ReAct; react is an agent with --tools and --mcp)")
 	fs.StringVar(&f.signature, "signature", "question -> answer", "the program's signature")
 	fs.StringVar(&f.lmName, "lm", "", `the LM as provider/model ("openai/gpt-4o-mini", "ollama_chat/llama3.2", ...), or "demo" for the offline demo LM; default: from DSPY_LM or the API key in the environment, else the demo LM`)
-	fs.StringVar(&f.baseURL, "base-url", "", "the API root of an OpenAI-compatible server (with --lm)")
+	fs.StringVar(&f.baseURL, "base-url", "", "the API root of an OpenAI-compatible server (with --lm openai/MODEL); a server of your own needs no API key")
 	fs.StringVar(&f.adapter, "adapter", "chat", "the adapter: "+strings.Join(adapterNames, ", "))
-	fs.StringVar(&f.tools, "tools", "calculator,clock", "the tools of --module react, from: "+strings.Join(toolNames, ", "))
+	fs.StringVar(&f.tools, "tools", "calculator,clock", "the tools of --module react, from: "+strings.Join(toolNames, ", ")+" (given alone, it implies --module react)")
 	fs.Var(&f.mcp, "mcp", mcpFlagHelp)
 	fs.DurationVar(&f.demoDelay, "demo-delay", defaultDemoDelay, "the demo LM's pause between 4-byte chunks")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "the longest a run may take (0: no limit)")
@@ -58,25 +76,36 @@ type program struct {
 	model   lm.LM
 	lm      lmChoice
 	streams []string // the output fields streamed, in order
+	notes   []string // what the flags implied, for stderr
 
 	mcpClients []*mcp.Client // of --mcp: close them (program.close)
 }
 
-// validate checks the flags' values, naming the allowed ones.
-func (f *programFlags) validate() error {
-	if !slices.Contains(moduleNames, f.module) {
-		return fmt.Errorf("unknown --module %q (allowed: %s)", f.module, strings.Join(moduleNames, ", "))
+// validate checks the flags' values, naming the allowed ones, and
+// settles what they imply; notes say what was implied.
+func (f *programFlags) validate() (notes []string, err error) {
+	m, ok := moduleAliases[strings.ReplaceAll(strings.ToLower(f.module), "_", "")]
+	if !ok {
+		return nil, fmt.Errorf("unknown --module %q (allowed: %s, or DSPy's Predict, ChainOfThought, ReAct)", f.module, strings.Join(moduleNames, ", "))
 	}
+	f.module = m
 	if !slices.Contains(adapterNames, f.adapter) {
-		return fmt.Errorf("unknown --adapter %q (allowed: %s)", f.adapter, strings.Join(adapterNames, ", "))
+		return nil, fmt.Errorf("unknown --adapter %q (allowed: %s)", f.adapter, strings.Join(adapterNames, ", "))
 	}
-	if len(f.mcp) > 0 && f.module != "react" {
-		return fmt.Errorf("--mcp adds tools to --module react, not %s", f.module)
+	for _, tf := range []string{"tools", "mcp"} {
+		if f.module == "react" || !f.given(tf) {
+			continue
+		}
+		if f.given("module") {
+			return nil, fmt.Errorf("--%s adds tools to --module react, not --module %s", tf, f.module)
+		}
+		f.module = "react"
+		notes = append(notes, "--"+tf+" given: running a ReAct agent (--module react)")
 	}
 	if f.demoDelay < 0 {
-		return fmt.Errorf("--demo-delay %v is negative", f.demoDelay)
+		return nil, fmt.Errorf("--demo-delay %v is negative", f.demoDelay)
 	}
-	return nil
+	return notes, nil
 }
 
 func (f *programFlags) adapterValue() dspy.Adapter {
@@ -95,11 +124,14 @@ var errUsage = errors.New("usage")
 // buildProgram makes the program the flags describe, on the LM they (or
 // the environment) choose.
 func buildProgram(f programFlags, getenv func(string) string) (*program, error) {
-	if err := f.validate(); err != nil {
+	notes, err := f.validate()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	sig, err := dspy.ParseSignature(f.signature)
-	if err != nil {
+	if se := (*dspy.SignatureError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("%w: --signature %q: %s (at byte %d)", errUsage, f.signature, se.Msg, se.Pos)
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: --signature %q: %w", errUsage, f.signature, err)
 	}
 	choice, err := chooseLM(f.lmName, f.baseURL, getenv)
@@ -110,7 +142,7 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 	if model == nil {
 		model = newDemoLM(f.demoDelay)
 	}
-	p := &program{flags: f, sig: sig, model: model, lm: choice}
+	p := &program{flags: f, sig: sig, model: model, lm: choice, notes: notes}
 	opts := []dspy.PredictOption{dspy.WithLM(model), dspy.WithAdapter(f.adapterValue())}
 	var listeners []streaming.Listener
 	listen := func(field string, o ...streaming.ListenerOption) {

@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mf.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return exitUsage
+		return flagErrorCode(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "dspy serve: unexpected argument %q (serve takes only flags)\n", pos[0])
@@ -158,8 +158,8 @@ func (s *server) observe(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		switch {
 		case rec.done:
-			s.stats.completed.Add(1)
 			s.log.Info("run finished", "elapsed", time.Since(start).Round(time.Millisecond))
+			s.stats.completed.Add(1) // after the log line: a test that sees the count sees the line
 		case r.Context().Err() != nil:
 			s.stats.cancelled.Add(1)
 			s.log.Info("run cancelled", "reason", "client went away or server shutting down", "elapsed", time.Since(start).Round(time.Millisecond))
