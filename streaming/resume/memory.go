@@ -37,13 +37,13 @@ const maxReadRecords = 1024
 // In one process the lease is the writer's life: a producer that abandons
 // its stream is known at once, and Stop acts synchronously.
 type Memory struct {
-	ttl                      time.Duration
-	maxStream, maxBytes      int64
-	maxStreams               int
-	mu                       sync.Mutex
-	streams                  map[string]*memStream
-	finished                 list.List // *memStream, in the order they ended
-	bytes                    int64
+	ttl                 time.Duration
+	maxStream, maxBytes int64
+	maxStreams          int
+	mu                  sync.Mutex
+	streams             map[string]*memStream
+	finished            list.List // *memStream, in the order they ended
+	bytes               int64
 }
 
 var _ Store = (*Memory)(nil)
@@ -83,7 +83,9 @@ func WithMaxBytes(n int64) MemoryOption { return memoryOptionFunc(func(m *Memory
 
 // WithMaxStreams bounds the number of streams kept, live and finished
 // (default DefaultMaxStreams).
-func WithMaxStreams(n int) MemoryOption { return memoryOptionFunc(func(m *Memory) { m.maxStreams = n }) }
+func WithMaxStreams(n int) MemoryOption {
+	return memoryOptionFunc(func(m *Memory) { m.maxStreams = n })
+}
 
 // NewMemory returns an empty in-memory store.
 func NewMemory(opts ...MemoryOption) *Memory {
