@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/cache"
 	"github.com/godspy/dspy/lm/cache/rediscache"
+	"github.com/godspy/dspy/lm/openai"
+	"github.com/godspy/dspy/lm/redislimit"
 )
 
 // areaFleet: what a fleet of replicas shares (Redis) failing or being
@@ -240,4 +244,102 @@ func TestFleetRedisRecovers(t *testing.T) {
 	t.Logf("Redis killed: median %v, max %v per call; recovered after %d calls", median(down), maxOf(down), i-200)
 	row(t, areaFleet, "Redis killed, then started again, under a memory + Redis cache",
 		fmt.Sprintf("calls answered throughout (median %v per call while down); the breaker probes and closes once Redis is back, and replies are written to it again", median(down).Round(time.Microsecond)))
+}
+
+// sendTimes records when each request leaves a client.
+type sendTimes struct {
+	next http.RoundTripper
+	mu   *sync.Mutex
+	at   *[]time.Time
+}
+
+func (s sendTimes) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	*s.at = append(*s.at, time.Now())
+	s.mu.Unlock()
+	return s.next.RoundTrip(r)
+}
+
+// maxInWindow returns the most times that fall in any half-open window of
+// length d.
+func maxInWindow(ts []time.Time, d time.Duration) int {
+	s := slices.Clone(ts)
+	slices.SortFunc(s, func(a, b time.Time) int { return a.Compare(b) })
+	most, j := 0, 0
+	for i := range s {
+		for j < len(s) && s[j].Sub(s[i]) < d {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
+}
+
+// TestFleetSharedQuota: 4 replicas, each with its own Redis client, HTTP
+// client and lm.Limited, share one quota of 600 requests per window
+// (redislimit). The window is 3 s instead of a minute, so the test runs in
+// seconds: GCRA is the same at any scale. 1,024 calls in all: every one
+// finishes, and no window of 3 s holds more than 600 sends (598 at
+// admission; the limiter keeps one to spare for the delay to the send).
+func TestFleetSharedQuota(t *testing.T) {
+	addr := redistest.Addr(t)
+	srv := dspytest.NewServer(dspytest.WithResponder(func(*dspytest.ChatRequest) dspytest.Answer {
+		return dspytest.Answer{Text: "ok"}
+	}))
+	defer srv.Close()
+	const (
+		replicas, calls, quota = 4, 256, 600
+		window                 = 3 * time.Second
+	)
+	name := "quota-test-" + redistest.Prefix(t, addr)
+	var mu sync.Mutex
+	var sent []time.Time
+	var models []lm.LM
+	for range replicas {
+		rc := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+		t.Cleanup(func() { rc.Close() })
+		q := redislimit.New(rc, name, redislimit.Limits{Requests: quota, Period: window}, redislimit.WithTimeout(time.Second))
+		tr := &http.Transport{MaxIdleConnsPerHost: 64}
+		t.Cleanup(tr.CloseIdleConnections)
+		c := newClient(t, srv.URL(), openai.WithHTTPClient(&http.Client{Transport: sendTimes{tr, &mu, &sent}}))
+		models = append(models, lm.Limit(c, lm.Limits{MaxInFlight: 16, Quota: q}))
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, m := range models {
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range calls / 16 {
+					r, err := m.Generate(t.Context(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "q"}}})
+					if err != nil || r.Text() != "ok" {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	took := time.Since(start)
+	total := replicas * (calls / 16) * 16
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of %d calls failed", n, total)
+	}
+	if len(sent) != total || len(srv.Requests()) != total {
+		t.Fatalf("%d requests sent, %d received, want %d (one per call)", len(sent), len(srv.Requests()), total)
+	}
+	most := maxInWindow(sent, window)
+	if most > quota {
+		t.Errorf("%d requests sent in one window of %v, quota %d", most, window, quota)
+	}
+	// The quota is used, not only respected: 1,014 calls at 589 per
+	// window after a burst of 10 take about 5 s.
+	if took < window {
+		t.Errorf("%d calls took %v, less than one window: the quota did not hold them back", total, took)
+	}
+	t.Logf("%d calls from %d replicas in %v; at most %d sends in any %v window (quota %d)", total, replicas, took, most, window, quota)
+	row(t, areaFleet, fmt.Sprintf("%d replicas sharing one quota of %d requests per window on Redis (`lm/redislimit`, window compressed from 1 min to %v), %d calls", replicas, quota, window, total),
+		fmt.Sprintf("all %d calls finish, each sent once; at most %d requests sent in any %v window; %v in all", total, most, window, took.Round(10*time.Millisecond)))
 }
