@@ -286,3 +286,34 @@ func BenchmarkAppend(b *testing.B) {
 		run(b, s, h)
 	})
 }
+
+// TestAbandonedStreamExpires: the keys of a stream whose producer died
+// expire the TTL after its lease would have.
+func TestAbandonedStreamExpires(t *testing.T) {
+	const lease, ttl = 300 * time.Millisecond, 300 * time.Millisecond
+	rs, c, prefix := replicas(t, 1, redisresume.WithLease(lease), redisresume.WithTTL(ttl))
+	pctx, die := context.WithCancel(t.Context())
+	id := resume.NewID()
+	w, _ := rs[0].Create(pctx, id)
+	w.Append(t.Context(), []byte("one"))
+	w.Flush(t.Context())
+	die()
+	<-w.Done()
+	deadline := time.Now().Add(lease + ttl + 3*time.Second)
+	for {
+		n, err := c.Exists(t.Context(), prefix+"{"+id+"}:s", prefix+"{"+id+"}:m", prefix+"{"+id+"}:l").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys of an abandoned stream still there after lease + TTL + 3 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := rs[0].Read(t.Context(), id, 0); !errors.Is(err, resume.ErrNotFound) {
+		t.Errorf("Read of an expired abandoned stream = %v, want ErrNotFound", err)
+	}
+}

@@ -13,7 +13,11 @@
 // the hash and publishes the id on one pub/sub channel, which every
 // Store with a live writer listens to; the flag is also read at each
 // lease renewal, in case the message was lost. Keys of one stream share a
-// hash tag, so the store works on Redis Cluster.
+// hash tag, so the store works on Redis Cluster. It needs Redis 6.2 or
+// later (exclusive XRANGE bounds).
+//
+// The goroutines of this package (a Store's pub/sub listener, a writer's
+// lease renewal and timed flushes) run no user code.
 package redisresume
 
 import (
@@ -94,7 +98,9 @@ func WithTTL(d time.Duration) Option { return optionFunc(func(s *Store) { s.ttl 
 
 // WithBatch sets how appends are batched: a batch is sent when n events
 // are pending or d after the first of them (defaults DefaultBatch,
-// DefaultFlushInterval). n of 1 sends every event at once.
+// DefaultFlushInterval). n of 1 sends every event at once; an Append
+// whose send fails then returns its event's id with the error, and the
+// event is sent again by the next flush.
 func WithBatch(n int, d time.Duration) Option {
 	return optionFunc(func(s *Store) { s.batch, s.flushEvery = max(1, n), d })
 }
