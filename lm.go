@@ -1,8 +1,10 @@
 package dspy
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -333,19 +335,56 @@ func WithCache(s cache.Store) LMOption { return cacheOption{s} }
 
 // decorate wraps a provider's LM with the cache and the per-LM history of
 // cfg: history outside (it sees hits and their latency), then the cache
-// (a hit takes no rate-limit capacity), then m.
+// (a hit takes no rate-limit capacity), then m. The cache logs store
+// failures to the settings' logger (WithLogger) of the failing call.
 func decorate(m lm.LM, cfg *lmConfig, provider, baseURL, model string) lm.LM {
 	store := cfg.cache
 	if !cfg.cacheSet {
 		store = cache.NewMemory(defaultLMCacheEntries, defaultLMCacheBytes)
 	}
 	if store != nil {
-		m = cache.Wrap(m, store, cache.WithIdentity(provider, model), cache.WithEndpoint(baseURL), cache.WithSalt(lmSalt(cfg)))
+		m = cache.Wrap(m, store, cache.WithIdentity(provider, model), cache.WithEndpoint(baseURL), cache.WithSalt(lmSalt(cfg)),
+			cache.WithLogger(slog.New(settingsHandler{})))
 	}
 	if cfg.history != nil {
 		m = history.Record(m, cfg.history)
 	}
 	return m
+}
+
+// settingsHandler sends each record to the logger of the settings in
+// effect for the record's context (WithLogger, through Configure or
+// WithSettings), so that an LM made before Configure, or used under a
+// request's own settings, logs where they say.
+type settingsHandler struct {
+	with []func(slog.Handler) slog.Handler // WithAttrs and WithGroup, in order
+}
+
+func (h settingsHandler) handler(ctx context.Context) slog.Handler {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	out := current(ctx).logger.Handler()
+	for _, f := range h.with {
+		out = f(out)
+	}
+	return out
+}
+
+func (h settingsHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.handler(ctx).Enabled(ctx, l)
+}
+
+func (h settingsHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.handler(ctx).Handle(ctx, r)
+}
+
+func (h settingsHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return settingsHandler{append(h.with[:len(h.with):len(h.with)], func(x slog.Handler) slog.Handler { return x.WithAttrs(as) })}
+}
+
+func (h settingsHandler) WithGroup(name string) slog.Handler {
+	return settingsHandler{append(h.with[:len(h.with):len(h.with)], func(x slog.Handler) slog.Handler { return x.WithGroup(name) })}
 }
 
 // lmSalt names the LM-level request defaults that change replies, so that

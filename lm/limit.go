@@ -23,21 +23,40 @@ type Limits struct {
 	// starts; when its usage is known the difference is charged, so later
 	// requests wait for the overdraft.
 	TokensPerMinute int
+	// Quota, if set, is a limit shared beyond this LM, such as a fleet's
+	// quota at its provider kept in Redis (lm/redislimit). It is waited
+	// for last, after the in-flight slot, right before the request, so
+	// that the starts the provider counts follow it; the limits above
+	// still apply locally.
+	Quota Quota
+}
+
+// Quota is a limit on requests and tokens shared with other processes.
+// Implementations must be safe for concurrent use.
+type Quota interface {
+	// Wait blocks until one request, estimated at tokens prompt tokens
+	// (4 bytes a token), may start. It returns ctx's error once ctx is
+	// done; any other error fails the call.
+	Wait(ctx context.Context, tokens int) error
+	// Charge records tokens that a request used beyond its estimate, once
+	// its usage is known.
+	Charge(ctx context.Context, tokens int)
 }
 
 // Limited is an LM that waits for capacity before each call. Waiting honours
 // the caller's context. It is safe for concurrent use.
 type Limited struct {
-	m   LM
-	sem chan struct{}
-	rpm *rate.Limiter
-	tpm *rate.Limiter
-	mu  sync.Mutex // serialises token overdraft charges
+	m     LM
+	sem   chan struct{}
+	rpm   *rate.Limiter
+	tpm   *rate.Limiter
+	quota Quota
+	mu    sync.Mutex // serialises token overdraft charges
 }
 
 // Limit wraps m so that its calls respect lim.
 func Limit(m LM, lim Limits) *Limited {
-	l := &Limited{m: m}
+	l := &Limited{m: m, quota: lim.Quota}
 	if lim.MaxInFlight > 0 {
 		l.sem = make(chan struct{}, lim.MaxInFlight)
 	}
@@ -62,7 +81,7 @@ func (l *Limited) Generate(ctx context.Context, req *Request) (*Response, error)
 	defer l.release()
 	resp, err := l.m.Generate(ctx, req)
 	if resp != nil {
-		l.charge(est, resp.Usage)
+		l.charge(ctx, est, resp.Usage)
 	}
 	return resp, err
 }
@@ -78,7 +97,7 @@ func (l *Limited) Stream(ctx context.Context, req *Request) iter.Seq2[Chunk, err
 		}
 		defer l.release()
 		var usage Usage
-		defer func() { l.charge(est, usage) }()
+		defer func() { l.charge(ctx, est, usage) }()
 		for c, err := range l.m.Stream(ctx, req) {
 			if c.Usage != nil {
 				usage = *c.Usage
@@ -90,24 +109,37 @@ func (l *Limited) Stream(ctx context.Context, req *Request) iter.Seq2[Chunk, err
 	}
 }
 
-func (l *Limited) acquire(ctx context.Context, req *Request) (int, error) {
-	est := 0
+// estimate is what a request was charged before it started: locally (at
+// most the token bucket's burst) and on the shared quota.
+type estimate struct{ local, quota int }
+
+func (l *Limited) acquire(ctx context.Context, req *Request) (estimate, error) {
+	var est estimate
+	if l.tpm != nil || l.quota != nil {
+		est.quota = estimateTokens(req)
+	}
 	if l.tpm != nil {
-		est = min(estimateTokens(req), l.tpm.Burst())
-		if err := l.tpm.WaitN(ctx, est); err != nil {
-			return 0, err
+		est.local = min(est.quota, l.tpm.Burst())
+		if err := l.tpm.WaitN(ctx, est.local); err != nil {
+			return estimate{}, err
 		}
 	}
 	if l.rpm != nil {
 		if err := l.rpm.Wait(ctx); err != nil {
-			return 0, err
+			return estimate{}, err
 		}
 	}
 	if l.sem != nil {
 		select {
 		case l.sem <- struct{}{}:
 		case <-ctx.Done():
-			return 0, context.Cause(ctx)
+			return estimate{}, context.Cause(ctx)
+		}
+	}
+	if l.quota != nil {
+		if err := l.quota.Wait(ctx, est.quota); err != nil {
+			l.release()
+			return estimate{}, err
 		}
 	}
 	return est, nil
@@ -120,16 +152,20 @@ func (l *Limited) release() {
 }
 
 // charge takes the tokens a call used beyond its estimate from the bucket,
-// going into debt if need be, so the following calls wait for it.
-func (l *Limited) charge(est int, u Usage) {
-	if l.tpm == nil {
-		return
-	}
+// going into debt if need be, so the following calls wait for it, and
+// tells the shared quota.
+func (l *Limited) charge(ctx context.Context, est estimate, u Usage) {
 	used := u.TotalTokens
 	if used == 0 {
 		used = u.PromptTokens + u.CompletionTokens
 	}
-	extra := used - est
+	if l.quota != nil && used > est.quota {
+		l.quota.Charge(context.WithoutCancel(ctx), used-est.quota)
+	}
+	if l.tpm == nil {
+		return
+	}
+	extra := used - est.local
 	if extra <= 0 {
 		return
 	}

@@ -1,5 +1,7 @@
-# Redis for lm/cache/rediscache's tests: Debian's redis-server on loopback,
-# no persistence. Sourced by .ci/run with set -e.
+# Redis for the tests of lm/cache/rediscache, the resumable stream stores
+# and reliability (internal/redistest): Debian's redis-server on loopback,
+# no persistence; tests that kill and restart a server start their own
+# redis-server from PATH. Sourced by .ci/run with set -e.
 if ! command -v redis-server >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq redis-server

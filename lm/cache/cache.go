@@ -13,12 +13,22 @@
 // each other through a shared store. A hit has CacheHit set and zero Usage: no new tokens
 // were spent. A streamed reply is stored once it has completed without
 // error; a hit while streaming replays the stored reply as chunks.
+//
+// A store failure never fails a call. A remote store sits behind a Breaker
+// (New does that for Config.Remote), which bounds each operation and skips
+// the store while it keeps failing; LM.Stats counts hits, misses, failures
+// and skipped operations, and failures are logged, rate-limited.
 package cache
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/godspy/dspy/lm"
 )
@@ -27,12 +37,17 @@ import (
 // replies of the LM it wraps. It is safe for concurrent use.
 //
 // A cache failure never fails a call: an unreadable store is a miss and a
-// failed store write is dropped; both are reported to the OnError function,
-// if one is set.
+// failed store write is dropped. Failures are counted (Stats), logged at
+// Warn (WithLogger) at most once every 10 s per store with the number of
+// failures left out since the last line, and each is told to the function
+// of WithErrorFunc, if one is set.
 type LM struct {
 	m     lm.LM
 	store Store
 	cfg   config
+	gate  logGate // for failures that did not come through a Breaker
+
+	hits, misses, errs, skipped atomic.Uint64
 }
 
 type config struct {
@@ -45,6 +60,8 @@ type config struct {
 	noReplay        bool
 	chunkSize       int
 	onErr           func(error)
+	logger          *slog.Logger
+	loggerSet       bool
 }
 
 // Option configures Wrap.
@@ -87,9 +104,17 @@ func WithoutReplay() Option { return optionFunc(func(c *config) { c.noReplay = t
 // is replayed in (default 16; whole runes).
 func WithReplayChunkSize(n int) Option { return optionFunc(func(c *config) { c.chunkSize = n }) }
 
-// WithErrorFunc sets a function told about store failures (which do not fail
-// calls). It may be called from several goroutines at once.
+// WithErrorFunc sets a function told about every store failure (which do
+// not fail calls), operations a Breaker skipped (ErrBreakerOpen) included,
+// without rate limit. It may be called from several goroutines at once.
 func WithErrorFunc(f func(error)) Option { return optionFunc(func(c *config) { c.onErr = f }) }
+
+// WithLogger sets the logger that store failures are logged to, at Warn
+// and rate-limited (default slog.Default()); nil turns the logging off.
+// Records are logged with the context of the call that met the failure.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger, c.loggerSet = l, true })
+}
 
 // DefaultReplayChunkSize is the size of replayed chunks unless
 // WithReplayChunkSize says otherwise.
@@ -108,6 +133,9 @@ func Wrap(m lm.LM, store Store, opts ...Option) *LM {
 		c.cfg.endpoint = lm.Endpoint(m)
 	}
 	c.cfg.endpoint = strings.TrimRight(c.cfg.endpoint, "/")
+	if !c.cfg.loggerSet {
+		c.cfg.logger = slog.Default()
+	}
 	return c
 }
 
@@ -130,20 +158,109 @@ func (c *LM) Key(req *lm.Request) (string, error) {
 	return requestKey(c.cfg.provider, c.cfg.endpoint, c.cfg.model, c.cfg.salt, req)
 }
 
-func (c *LM) report(err error) {
-	if err != nil && c.cfg.onErr != nil {
+// Stats counts what a cache LM did since Wrap.
+type Stats struct {
+	// Hits and Misses count lookups: a miss went to the wrapped LM (also
+	// after a failed or skipped read). Calls that bypass the cache
+	// (Request.NoCache, WithoutCaching) are neither.
+	Hits, Misses uint64
+	// Errors counts failures: store reads and writes, entries that did not
+	// decode, requests that could not be keyed.
+	Errors uint64
+	// Skipped counts store operations (reads and writes) that a Breaker
+	// did not try because it was open.
+	Skipped uint64
+	// Breaker is the state of the store's breaker (the worst one's, when
+	// levels of a Tiered store have several), or BreakerNone.
+	Breaker BreakerState
+}
+
+// Stats returns the LM's counters. It is safe to call at any time.
+func (c *LM) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Errors: c.errs.Load(),
+		Skipped: c.skipped.Load(), Breaker: breakerState(c.store)}
+}
+
+// logInterval is the least time between two log lines about one store.
+const logInterval = 10 * time.Second
+
+func (c *LM) report(ctx context.Context, err error) {
+	if err == nil {
+		return
+	}
+	if c.cfg.onErr != nil {
 		c.cfg.onErr(err)
 	}
+	if errors.Is(err, ErrBreakerOpen) {
+		c.skipped.Add(1)
+		if onlySkipped(err) {
+			return
+		}
+	}
+	c.errs.Add(1)
+	if c.cfg.logger == nil {
+		return
+	}
+	gate, state := &c.gate, breakerState(c.store)
+	var be *breakerError
+	if errors.As(err, &be) {
+		gate, state = &be.b.gate, be.b.State()
+	}
+	ok, suppressed := gate.admit(time.Now())
+	if !ok {
+		return
+	}
+	c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "cache: store failed; calls go on without it",
+		slog.Any("error", err), slog.Int("suppressed", suppressed), slog.String("breaker", state.String()))
+}
+
+// onlySkipped reports whether every error in err's tree is a skip.
+func onlySkipped(err error) bool {
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			if !onlySkipped(x) {
+				return false
+			}
+		}
+		return true
+	case *breakerError:
+		return e.err == ErrBreakerOpen
+	}
+	return errors.Is(err, ErrBreakerOpen)
+}
+
+// logGate lets through at most one log line per logInterval and counts
+// the others.
+type logGate struct {
+	mu         sync.Mutex
+	last       time.Time
+	logged     bool
+	suppressed int
+}
+
+// admit reports whether a line may be logged now and, if so, how many were
+// held back since the last one.
+func (g *logGate) admit(now time.Time) (bool, int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.logged && now.Sub(g.last) < logInterval {
+		g.suppressed++
+		return false, 0
+	}
+	n := g.suppressed
+	g.last, g.logged, g.suppressed = now, true, 0
+	return true, n
 }
 
 // key returns the key of req, or "" when req must bypass the cache.
-func (c *LM) key(req *lm.Request) string {
+func (c *LM) key(ctx context.Context, req *lm.Request) string {
 	if c.cfg.disabled || req.NoCache || c.store == nil {
 		return ""
 	}
 	k, err := c.Key(req)
 	if err != nil {
-		c.report(err)
+		c.report(ctx, err)
 		return ""
 	}
 	return k
@@ -151,9 +268,19 @@ func (c *LM) key(req *lm.Request) string {
 
 // lookup returns the stored response of key, marked as a hit.
 func (c *LM) lookup(ctx context.Context, key string) *lm.Response {
+	r := c.get(ctx, key)
+	if r != nil {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return r
+}
+
+func (c *LM) get(ctx context.Context, key string) *lm.Response {
 	b, ok, err := c.store.Get(ctx, key)
 	if err != nil {
-		c.report(err)
+		c.report(ctx, err)
 		return nil
 	}
 	if !ok {
@@ -161,7 +288,7 @@ func (c *LM) lookup(ctx context.Context, key string) *lm.Response {
 	}
 	r, err := DecodeResponse(b)
 	if err != nil {
-		c.report(err)
+		c.report(ctx, err)
 		return nil
 	}
 	r.Usage = lm.Usage{}
@@ -172,13 +299,14 @@ func (c *LM) lookup(ctx context.Context, key string) *lm.Response {
 // save stores r under key. It runs after the reply is complete, so the
 // caller's cancellation (which may come right after) does not stop it.
 func (c *LM) save(ctx context.Context, key string, r *lm.Response) {
-	c.report(c.store.Set(context.WithoutCancel(ctx), key, EncodeResponse(r)))
+	ctx = context.WithoutCancel(ctx)
+	c.report(ctx, c.store.Set(ctx, key, EncodeResponse(r)))
 }
 
 // Generate answers from the cache, or calls the wrapped LM and stores its
 // successful reply.
 func (c *LM) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
-	key := c.key(req)
+	key := c.key(ctx, req)
 	if key == "" {
 		return c.m.Generate(ctx, req)
 	}
@@ -198,7 +326,7 @@ func (c *LM) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error
 // the wrapped stream, and nothing is stored.
 func (c *LM) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
-		key := c.key(req)
+		key := c.key(ctx, req)
 		if key == "" {
 			for ch, err := range c.m.Stream(ctx, req) {
 				if !yield(ch, err) {

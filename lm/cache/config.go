@@ -34,7 +34,9 @@ type Config struct {
 
 	// Remote, if set, is the last level: a store shared by a fleet, such
 	// as rediscache.Open("redis://host:6379/0"). It is given as a Store so
-	// that this package does not depend on a Redis client.
+	// that this package does not depend on a Redis client. New puts it
+	// behind a Breaker with the defaults, unless it is a *Breaker already,
+	// so that an outage of the remote store costs calls almost nothing.
 	Remote Store
 }
 
@@ -52,7 +54,8 @@ func DefaultDir() (string, error) {
 var ErrNoLevel = errors.New("cache: no cache level enabled (set Memory, Disk or Remote)")
 
 // New returns the Store that cfg describes: the enabled levels in the order
-// memory, disk, remote, each in front of the next (Tiered).
+// memory, disk, remote (behind a Breaker), each in front of the next
+// (Tiered).
 func New(cfg Config) (Store, error) {
 	var levels []Store
 	if cfg.Memory {
@@ -84,7 +87,11 @@ func New(cfg Config) (Store, error) {
 		levels = append(levels, d)
 	}
 	if cfg.Remote != nil {
-		levels = append(levels, cfg.Remote)
+		r := cfg.Remote
+		if _, ok := r.(*Breaker); !ok {
+			r = NewBreaker(r)
+		}
+		levels = append(levels, r)
 	}
 	if len(levels) == 0 {
 		return nil, ErrNoLevel

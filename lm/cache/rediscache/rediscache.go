@@ -24,10 +24,14 @@ const DefaultPrefix = "godspy:lm:"
 // Store is a cache.Store on a Redis server or cluster. Entries expire after
 // a TTL. It is safe for concurrent use.
 //
-// While the server is down, every cache lookup waits for the client's dial
-// and read timeouts (with its retries) before the call goes to the LM; keep
-// them short for a cache: redis.Options, or "?dial_timeout=200ms&
-// read_timeout=200ms&max_retries=1" in Open's URL.
+// Alone, a Store makes every lookup wait for the client's dial and read
+// timeouts (with its retries: about 1.7 s against a closed port) while the
+// server is down. Give it to cache.Config.Remote, or wrap it with
+// cache.NewBreaker, so that each operation is bounded by a short timeout
+// and an outage is skipped after a few failures. That timeout reaches the
+// server only through the context: Open's clients honour it; a client
+// given to New needs redis.Options.ContextTimeoutEnabled for it to cut a
+// stalled read short.
 type Store struct {
 	c      redis.UniversalClient
 	ttl    time.Duration
@@ -63,7 +67,9 @@ func New(c redis.UniversalClient, opts ...Option) *Store {
 
 // Open connects to the server at rawURL ("redis://[:password@]host:port/db",
 // "rediss://..." for TLS, or "unix:///path"). The connection is made
-// lazily, on the first call; Close releases it.
+// lazily, on the first call; Close releases it. The client honours the
+// deadlines of the contexts it is given (ContextTimeoutEnabled), so that
+// cache.Breaker's timeout bounds a call to a stalled server.
 func Open(rawURL string, opts ...Option) (*Store, error) {
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -75,6 +81,7 @@ func Open(rawURL string, opts ...Option) (*Store, error) {
 		}
 		return nil, fmt.Errorf("rediscache: bad Redis URL: %w", err)
 	}
+	o.ContextTimeoutEnabled = true
 	s := New(redis.NewClient(o), opts...)
 	s.owned = true
 	return s, nil

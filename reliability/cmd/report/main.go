@@ -23,7 +23,7 @@ import (
 const marker = "reliability-row: "
 
 // areas in table order; unknown areas sort last.
-var areas = []string{"Provider fault", "Load", "Hostile input", "Secrets", "Panic", "Fuzz corpus"}
+var areas = []string{"Provider fault", "Load", "Fleet", "Hostile input", "Secrets", "Panic", "Fuzz corpus"}
 
 type event struct {
 	Action  string
