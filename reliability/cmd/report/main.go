@@ -99,10 +99,20 @@ func run(r io.Reader, w io.Writer) error {
 	})
 
 	var failed, skipped []string
-	withRow := map[string]bool{}
+	// A test is covered by a row recorded by it, by one of its subtests, or
+	// by a test it is a subtest of (a table test records its row once).
+	withRow, ownRow := map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
+		ownRow[r.test] = true
 		for t := r.test; t != ""; t = parent(t) {
 			withRow[t] = true
+		}
+	}
+	for t := range status {
+		for a := parent(t); a != ""; a = parent(a) {
+			if ownRow[a] {
+				withRow[t] = true
+			}
 		}
 	}
 	for t, s := range status {
