@@ -96,7 +96,9 @@ func TestHandlerStreamsEvents(t *testing.T) {
 	if names[0] != "status" || names[len(names)-2] != "prediction" || events[len(events)-1].data != "[DONE]" {
 		t.Errorf("event names %q", names)
 	}
-	want := `{"prediction":{"reasoning":"Think.","answer":"Say \"hi\" \u003cb\u003e"}}`
+	// Not HTML-escaped: "<b>" arrives as it was written, not as \u003cb\u003e.
+	want := `{"prediction":{"reasoning":"Think.","answer":"Say \"hi\" <b>"},"usage":{"prompt_tokens":` +
+		`166,"completion_tokens":21,"total_tokens":187,"cached_tokens":0,"reasoning_tokens":0}}`
 	if got := events[len(events)-2].data; got != want {
 		t.Errorf("prediction event\n got %s\nwant %s", got, want)
 	}
