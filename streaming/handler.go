@@ -260,13 +260,7 @@ func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Input
 		return nil, http.StatusBadRequest, "request body has data after the JSON object"
 	}
 	for k, v := range in {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				in[k] = int(i)
-			} else if f, err := n.Float64(); err == nil {
-				in[k] = f
-			}
-		}
+		in[k] = fromJSONNumber(v)
 	}
 	if h.sig != nil {
 		// A conversation's first turn has no history to send.
