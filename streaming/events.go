@@ -148,7 +148,9 @@ func WithTraceEvents() Option {
 // Emit sends a Custom event with name and data into the stream running in
 // ctx: a tool or module reports progress, sources, intermediate results.
 // It returns when the consumer has the event or the run is cancelled.
-// Outside a stream it does nothing.
+// Outside a stream it does nothing. Call it while the call it reports on
+// runs, on its goroutine (as trace hooks run): a Predict or ChainOfThought
+// streams on the consumer's own goroutine, with nothing between them.
 func Emit(ctx context.Context, name string, data any) {
 	r, ok := streamhook.From[*dspy.Predict, *dspy.Signature, dspy.Adapter](ctx).(*run)
 	if !ok {

@@ -213,6 +213,11 @@ func (h *uiHandler) readRequest(w http.ResponseWriter, r *http.Request) (dspy.In
 		break
 	}
 	if target == "" {
+		if len(h.cfg.inputs) == 0 {
+			// A custom module without a Signature method: its inputs are
+			// unknown unless declared.
+			return nil, http.StatusBadRequest, "the program declares no inputs for the user's message (serve it WithInputFields)"
+		}
 		return nil, http.StatusBadRequest, "the program has no string input left for the user's message"
 	}
 	in[target] = question

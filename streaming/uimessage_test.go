@@ -2,6 +2,7 @@ package streaming_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -434,6 +435,49 @@ func TestUIMessageHandlerRequests(t *testing.T) {
 				t.Errorf("got %d %s, want 400 with %q", code, body, tt.msg)
 			}
 		})
+	}
+}
+
+type echoModule struct{}
+
+func (echoModule) Forward(_ context.Context, in dspy.Inputs) (*dspy.Prediction, error) {
+	return dspy.NewPrediction([]string{"answer"}, map[string]any{"answer": in["text"]}), nil
+}
+
+// A module without a Signature method needs WithInputFields; with it, the
+// message goes to the declared input and the answer is sent whole.
+func TestUIMessageHandlerCustomModule(t *testing.T) {
+	prog := streaming.MustStreamify(echoModule{})
+	for _, tt := range []struct {
+		opts []streaming.HandlerOption
+		code int
+		want string
+	}{
+		{nil, http.StatusBadRequest, "the program declares no inputs for the user's message (serve it WithInputFields)"},
+		{[]streaming.HandlerOption{streaming.WithInputFields("text")}, http.StatusOK, "Echo <this>"},
+	} {
+		srv := serve(t, streaming.UIMessageHandler(prog, tt.opts...))
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(useChatBody("Echo <this>")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if resp.StatusCode == http.StatusOK {
+			chunks, _ := readChunks(t, resp.Body)
+			for _, c := range chunks {
+				if c["type"] == "text-delta" {
+					got += c["delta"].(string)
+				}
+			}
+		} else {
+			var e struct{ Error string }
+			json.NewDecoder(resp.Body).Decode(&e)
+			got = e.Error
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || got != tt.want {
+			t.Errorf("status %d %q, want %d %q", resp.StatusCode, got, tt.code, tt.want)
+		}
 	}
 }
 
