@@ -21,7 +21,7 @@ import (
 // runs in a binary that links only its own library, so peak RSS and
 // start-up work are its own.
 var buildTags = map[string]string{
-	"floor": "floor", "godspy": "godspy", "godspy-lm": "godspy", "openai-go": "openaigo",
+	"floor": "floor", "godspy": "godspy", "godspy-events": "godspy", "godspy-lm": "godspy", "openai-go": "openaigo",
 	"dspy-go": "dspygo", "langchaingo": "langchaingo", "eino": "eino",
 }
 
@@ -147,8 +147,11 @@ func runAll(args []string) error {
 	if err := os.WriteFile(filepath.Join(*out, "table.md"), []byte(table), 0o644); err != nil {
 		return err
 	}
-	if err := plotW2(sum, names, filepath.Join(*out, "w2.png")); err != nil {
-		return err
+	if *onlyW == "" || slices.Contains(strings.Split(*onlyW, ","), "W2") {
+		// The plot is of W2 alone; without its rows it has no data.
+		if err := plotW2(sum, names, filepath.Join(*out, "w2.png")); err != nil {
+			return err
+		}
 	}
 	fmt.Println(table)
 	if !*quick && *onlyW == "" && *only == "" {

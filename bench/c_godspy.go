@@ -31,6 +31,20 @@ func init() {
 		},
 	})
 	register(contender{
+		name:        "godspy-events",
+		note:        "godspy as above, streamified WithTraceEvents: LMStart and LMEnd events around the call (the consumer skips them), tool-call deltas watched per chunk",
+		fieldStream: true,
+		setup: func(url string) (client, error) {
+			model := openai.New("bench-model", openai.WithBaseURL(url), openai.WithAPIKey("sk-bench"))
+			p := dspy.NewPredict("question -> answer", dspy.WithLM(model))
+			prog, err := streaming.Streamify(p, streaming.WithListeners(streaming.NewListener("answer")), streaming.WithTraceEvents())
+			if err != nil {
+				return nil, err
+			}
+			return &godspy{predict: p, prog: prog}, nil
+		},
+	})
+	register(contender{
 		name: "godspy-lm",
 		note: "godspy's LM layer alone (lm/openai Client.Generate / Client.Stream) with the hand-written prompt and parse: raw chunks",
 		setup: func(url string) (client, error) {

@@ -70,12 +70,23 @@ func BenchmarkStreamProviderOnly(b *testing.B) {
 // ChatAdapter listener on "answer": parsing, routing and event delivery on
 // top of the provider.
 func BenchmarkStreamChatListener(b *testing.B) {
+	benchChatListener(b)
+}
+
+// BenchmarkStreamChatListenerTraceEvents is BenchmarkStreamChatListener
+// with the trace events on (LMStart, LMEnd; tool-call deltas watched per
+// chunk): their per-chunk cost.
+func BenchmarkStreamChatListenerTraceEvents(b *testing.B) {
+	benchChatListener(b, streaming.WithTraceEvents())
+}
+
+func benchChatListener(b *testing.B, opts ...streaming.Option) {
 	const n = 2000
 	body, _ := sseBody(n)
 	srv := bodyServer(body)
 	defer srv.Close()
 	model := openai.New("gpt-4o-mini", openai.WithBaseURL(srv.URL+"/v1"), openai.WithAPIKey("sk-bench"))
-	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), append(opts, streaming.WithListeners(streaming.NewListener("answer")))...)
 	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model))
 	in := dspy.Inputs{"question": "q"}
 	b.ReportAllocs()

@@ -20,7 +20,21 @@
 //	}
 //
 // Stream is the synchronous style (a range loop); Chan serves select loops;
-// Handler serves a program over HTTP as server-sent events.
+// Handler serves a program over HTTP as server-sent events (docs/sse.md is
+// the wire format); UIMessageHandler serves it to the Vercel AI SDK's
+// useChat.
+//
+// # Trace events
+//
+// WithTraceEvents adds the run's structure, for a UI's timeline: LMStart
+// and LMEnd (model, cache hit, time to first token, duration, finish
+// reason, usage), ToolCallStart, ToolCallDelta (native tool calling: the
+// arguments as the LM writes them) and ToolCallEnd (result or error,
+// duration), StepStart and StepEnd around each ReAct iteration. A module or
+// tool sends its own payloads with Emit, as Custom events. DSPy's events
+// are unchanged; a consumer that type-switches on them sees the same
+// stream. The Final prediction's Usage is the sum over all the run's LM
+// calls.
 //
 // # Listener contract
 //

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 
 	"github.com/godspy/dspy"
@@ -115,19 +116,20 @@ func ExampleHandler() {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	fmt.Print(string(body))
+	// Call ids are unique in the process, so they differ from run to run.
+	fmt.Print(regexp.MustCompile(`"call_id":\d+`).ReplaceAllString(string(body), `"call_id":N`))
 	// Output:
 	// event: chunk
-	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"H","is_last_chunk":false}
+	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"H","is_last_chunk":false,"call_id":N}
 	//
 	// event: chunk
-	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"i!","is_last_chunk":false}
+	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"i!","is_last_chunk":false,"call_id":N}
 	//
 	// event: chunk
-	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"","is_last_chunk":true}
+	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"","is_last_chunk":true,"call_id":N}
 	//
 	// event: prediction
-	// data: {"prediction":{"answer":"Hi!"}}
+	// data: {"prediction":{"answer":"Hi!"},"usage":{"prompt_tokens":141,"completion_tokens":12,"total_tokens":153,"cached_tokens":0,"reasoning_tokens":0}}
 	//
 	// data: [DONE]
 }

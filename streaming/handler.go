@@ -23,6 +23,7 @@ type handlerConfig struct {
 	writeTimeout time.Duration
 	inputs       []string
 	logger       *slog.Logger
+	errorDetail  bool
 }
 
 type handlerOptionFunc func(*handlerConfig)
@@ -54,16 +55,37 @@ func WithLogger(l *slog.Logger) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
 }
 
+// WithErrorDetail adds the full text of an error to what a client is told
+// (the "detail" of error payloads): the cause, such as the connection to a
+// provider's address that was refused. For development servers on loopback;
+// a production handler keeps the user-facing messages alone, which never
+// hold internal detail. Provider errors never hold API keys, but they can
+// hold addresses and provider replies.
+func WithErrorDetail(on bool) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.errorDetail = on })
+}
+
 // Handler serves p over HTTP. A client POSTs a JSON object of inputs and
 // reads a text/event-stream of events: "status" ({"message": ...}), "chunk"
-// ({"predict_name", "signature_field_name", "chunk", "is_last_chunk"}),
-// "prediction" ({"prediction": {...}}, as DSPy's streaming_response keys
-// it), "error" ({"error": ...}, a user-facing message only), then
-// "data: [DONE]". A missing or unknown input field, or one whose value does
-// not fit the signature's type, is a 400 naming it (and the type wanted and
-// what came); a body over the limit is a 413. When the client goes away, the run and its
-// LM requests are cancelled.
+// ({"predict_name", "signature_field_name", "chunk", "is_last_chunk",
+// "call_id"}), "prediction" ({"prediction": {...}, "usage": {...}}, keyed as
+// DSPy's streaming_response), "error" ({"error": ...}, a user-facing
+// message), then "data: [DONE]"; with WithTraceEvents also "lm_start",
+// "lm_end", "tool_call_start", "tool_call_delta", "tool_call_end",
+// "step_start", "step_end", and "custom" for Emit. docs/sse.md specifies
+// the wire format (version SSEVersion).
+//
+// A missing or unknown input field, or one whose value does not fit the
+// signature's type, is a 400 naming it (and the type wanted and what
+// came); a History input may be left out (no earlier turns). A body over
+// the limit is a 413. When the client goes away, the run and its LM
+// requests are cancelled.
 func Handler(p *Program, opts ...HandlerOption) http.Handler {
+	cfg := newHandlerConfig(p, opts)
+	return &handler{p: p, cfg: cfg, sig: signatureOf(p)}
+}
+
+func newHandlerConfig(p *Program, opts []HandlerOption) handlerConfig {
 	cfg := handlerConfig{maxBody: 1 << 20, writeTimeout: 30 * time.Second}
 	for _, o := range opts {
 		o.applyHandler(&cfg)
@@ -71,16 +93,20 @@ func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	var sig *dspy.Signature
-	if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
-		sig = s.Signature()
-	}
-	if cfg.inputs == nil && sig != nil {
+	if sig := signatureOf(p); cfg.inputs == nil && sig != nil {
 		for _, f := range sig.Inputs() {
 			cfg.inputs = append(cfg.inputs, f.Name)
 		}
 	}
-	return &handler{p: p, cfg: cfg, sig: sig}
+	return cfg
+}
+
+// signatureOf returns the program's signature, nil when it has none.
+func signatureOf(p *Program) *dspy.Signature {
+	if s, ok := p.module.(interface{ Signature() *dspy.Signature }); ok {
+		return s.Signature()
+	}
+	return nil
 }
 
 type handler struct {
@@ -109,51 +135,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	started := false
-	start := func() {
-		started = true
-		hd := w.Header()
-		hd.Set("Content-Type", "text/event-stream")
-		hd.Set("Cache-Control", "no-cache")
-		hd.Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
-		w.WriteHeader(http.StatusOK)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf) // one per response: events are encoded per token
-	write := func(event string, payload any) error {
-		if !started {
-			start()
-		}
-		buf.Reset()
-		if event != "" {
-			buf.WriteString("event: ")
-			buf.WriteString(event)
-			buf.WriteByte('\n')
-		}
-		buf.WriteString("data: ")
-		if s, ok := payload.(string); ok {
-			buf.WriteString(s)
-		} else if err := enc.Encode(payload); err != nil {
-			return err
-		} else {
-			buf.Truncate(buf.Len() - 1) // Encode's newline
-		}
-		buf.WriteString("\n\n")
-		_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.writeTimeout)) // ErrNotSupported: no deadline to extend
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
+	sw := newSSEWriter(w, h.cfg.writeTimeout, setEventStreamHeaders)
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	for ev, err := range h.p.Stream(ctx, in) {
 		if err != nil {
 			var ie *dspy.InputError
-			if !started && errors.As(err, &ie) {
+			if !sw.started && errors.As(err, &ie) {
 				httpError(w, http.StatusBadRequest, ie.Error())
 				return
 			}
@@ -161,40 +149,82 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return // the client left; nobody to tell
 			}
 			h.cfg.logger.ErrorContext(ctx, "streaming: run failed", "error", err)
-			_ = write("error", map[string]string{"error": UserMessage(err)})
+			_ = sw.event("error", errorJSON{Error: UserMessage(err), Detail: h.cfg.detail(err)})
 			break
 		}
-		var werr error
-		switch e := ev.(type) {
-		case *StatusMessage:
-			werr = write("status", map[string]string{"message": e.Message})
-		case *StreamResponse:
-			werr = write("chunk", chunkJSON{e.PredictName, e.SignatureFieldName, e.Chunk, e.IsLastChunk})
-		case *Final:
-			werr = write("prediction", map[string]any{"prediction": e.Prediction})
-		case *RawChunk:
-			werr = write("raw", rawJSON{e.PredictName, e.Chunk.Text, e.Chunk.Reasoning})
+		name, payload := h.cfg.sseEvent(ev)
+		if name == "" {
+			continue
 		}
-		if werr != nil {
+		if err := sw.event(name, payload); err != nil {
 			cancel() // the client cannot be written to: stop the run
 			return
 		}
 	}
-	_ = write("", "[DONE]")
+	_ = sw.done()
 }
 
-type chunkJSON struct {
-	PredictName        string `json:"predict_name"`
-	SignatureFieldName string `json:"signature_field_name"`
-	Chunk              string `json:"chunk"`
-	IsLastChunk        bool   `json:"is_last_chunk"`
+// setEventStreamHeaders starts a text/event-stream response.
+func setEventStreamHeaders(hd http.Header) {
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
 }
 
-type rawJSON struct {
-	PredictName string `json:"predict_name"`
-	Text        string `json:"text,omitempty"`
-	Reasoning   string `json:"reasoning,omitempty"`
+// sseWriter writes one response's server-sent events. Every event of both
+// handlers goes through its event method.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	headers func(http.Header)
+	started bool
+	buf     bytes.Buffer
+	enc     *json.Encoder // one per response: events are encoded per token
 }
+
+func newSSEWriter(w http.ResponseWriter, timeout time.Duration, headers func(http.Header)) *sseWriter {
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout, headers: headers}
+	sw.enc = json.NewEncoder(&sw.buf)
+	// Text arrives as the model wrote it: "<b>", not "\u003cb\u003e". SSE
+	// data is not HTML; a page that shows it must treat it as text anyway.
+	sw.enc.SetEscapeHTML(false)
+	return sw
+}
+
+// event writes one event, "event: NAME" (none when name is "") and "data:"
+// with payload as JSON (a string payload is written as it is), and flushes
+// it. The first event sends the response's status and headers.
+func (sw *sseWriter) event(name string, payload any) error {
+	if !sw.started {
+		sw.started = true
+		sw.headers(sw.w.Header())
+		sw.w.WriteHeader(http.StatusOK)
+	}
+	sw.buf.Reset()
+	if name != "" {
+		sw.buf.WriteString("event: ")
+		sw.buf.WriteString(name)
+		sw.buf.WriteByte('\n')
+	}
+	sw.buf.WriteString("data: ")
+	if s, ok := payload.(string); ok {
+		sw.buf.WriteString(s)
+	} else if err := sw.enc.Encode(payload); err != nil {
+		return err
+	} else {
+		sw.buf.Truncate(sw.buf.Len() - 1) // Encode's newline
+	}
+	sw.buf.WriteString("\n\n")
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported: no deadline to extend
+	if _, err := sw.w.Write(sw.buf.Bytes()); err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}
+
+// done writes the stream's last event, "data: [DONE]".
+func (sw *sseWriter) done() error { return sw.event("", "[DONE]") }
 
 // readInputs decodes and checks the request body. code is 0 when it is fine.
 func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Inputs, int, string) {
@@ -230,11 +260,13 @@ func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Input
 		return nil, http.StatusBadRequest, "request body has data after the JSON object"
 	}
 	for k, v := range in {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				in[k] = int(i)
-			} else if f, err := n.Float64(); err == nil {
-				in[k] = f
+		in[k] = fromJSONNumber(v)
+	}
+	if h.sig != nil {
+		// A conversation's first turn has no history to send.
+		for _, f := range h.sig.Inputs() {
+			if _, ok := in[f.Name]; !ok && f.Type.Kind() == dspy.KindHistory {
+				in[f.Name] = dspy.History{}
 			}
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
+	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
 	"github.com/google/go-cmp/cmp"
@@ -96,7 +99,9 @@ func TestHandlerStreamsEvents(t *testing.T) {
 	if names[0] != "status" || names[len(names)-2] != "prediction" || events[len(events)-1].data != "[DONE]" {
 		t.Errorf("event names %q", names)
 	}
-	want := `{"prediction":{"reasoning":"Think.","answer":"Say \"hi\" \u003cb\u003e"}}`
+	// Not HTML-escaped: "<b>" arrives as it was written, not as \u003cb\u003e.
+	want := `{"prediction":{"reasoning":"Think.","answer":"Say \"hi\" <b>"},"usage":{"prompt_tokens":` +
+		`166,"completion_tokens":21,"total_tokens":187,"cached_tokens":0,"reasoning_tokens":0}}`
 	if got := events[len(events)-2].data; got != want {
 		t.Errorf("prediction event\n got %s\nwant %s", got, want)
 	}
@@ -329,5 +334,73 @@ func TestBreakCancelsHTTPStream(t *testing.T) {
 	}
 	if lmSrv.Disconnects() == 0 {
 		t.Fatal("break did not cancel the LM's HTTP request")
+	}
+}
+
+// An error event says what failed in user-facing terms; the cause (here a
+// refused connection to the provider's address) is added only with
+// WithErrorDetail, as dspy serve does on loopback.
+func TestHandlerErrorDetail(t *testing.T) {
+	model := openai.New("gpt-test", openai.WithBaseURL("http://127.0.0.1:1/v1"), openai.WithAPIKey("sk-secret"), openai.WithRetry(lm.NoRetry()))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	for _, detail := range []bool{false, true} {
+		t.Run(fmt.Sprint(detail), func(t *testing.T) {
+			h := streaming.Handler(prog, streaming.WithErrorDetail(detail), streaming.WithLogger(slog.New(slog.DiscardHandler)))
+			srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ctx := dspy.WithSettings(r.Context(), dspy.WithLM(model))
+				h.ServeHTTP(w, r.WithContext(ctx))
+			}))
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"question": "Hi"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := readSSE(t, resp.Body)
+			resp.Body.Close()
+			if len(events) != 2 || events[0].name != "error" {
+				t.Fatalf("events %v, want error, [DONE]", events)
+			}
+			var e struct{ Error, Detail string }
+			if err := json.Unmarshal([]byte(events[0].data), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Error != "the language model provider failed; try again" {
+				t.Errorf("error %q", e.Error)
+			}
+			if detail != strings.Contains(e.Detail, "connection refused") || detail != strings.Contains(e.Detail, "127.0.0.1:1") {
+				t.Errorf("detail %q with WithErrorDetail(%v)", e.Detail, detail)
+			}
+			if strings.Contains(events[0].data, "sk-secret") {
+				t.Errorf("the API key reached the client: %s", events[0].data)
+			}
+		})
+	}
+}
+
+// A History input may be left out of the body: the first turn has none.
+// Sent, it reaches the adapter as earlier turns.
+func TestHandlerHistoryInput(t *testing.T) {
+	model := dspytest.Repeat(dspytest.ChatReply("answer", "ok"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question, history: History -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	srv := serve(t, withLM(streaming.Handler(prog), model))
+	for _, body := range []string{
+		`{"question": "Why?"}`,
+		`{"question": "Why?", "history": {"messages": [{"question": "What is 2+2?", "answer": "4"}]}}`,
+	} {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := readSSE(t, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || events[len(events)-2].name != "prediction" {
+			t.Fatalf("%s: status %d, events %v", body, resp.StatusCode, events)
+		}
+	}
+	reqs := model.Requests()
+	if n := len(reqs[0].Messages); n != 2 {
+		t.Errorf("first turn: %d messages, want system and user", n)
+	}
+	if n := len(reqs[1].Messages); n != 4 || !strings.Contains(reqs[1].Messages[1].Content, "What is 2+2?") || reqs[1].Messages[2].Role != lm.RoleAssistant {
+		t.Errorf("with history: %d messages %v, want the earlier turn as a user and an assistant message", n, reqs[1].Messages)
 	}
 }

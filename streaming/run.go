@@ -3,6 +3,7 @@ package streaming
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/godspy/dspy"
@@ -17,8 +18,14 @@ type run struct {
 	ctx    context.Context
 	events chan Event
 
+	// traceEvents: the stream carries the trace events (WithTraceEvents).
+	traceEvents bool
+
 	mu        sync.Mutex
 	listeners []*listenerState
+	// paths maps the hook ids of the LM calls, agent steps and tool calls
+	// in flight to the predictor path they concern (guarded by mu).
+	paths map[uint64]string
 
 	// Set when the program runs inline on the consumer's goroutine: send
 	// calls yield directly. Only that goroutine touches them.
@@ -37,8 +44,8 @@ type listenerState struct {
 	spent bool
 }
 
-func (p *Program) newRun(ctx context.Context) *run {
-	r := &run{prog: p, ctx: ctx, events: make(chan Event, eventBuffer)}
+func (p *Program) newRun(ctx context.Context, events bool) *run {
+	r := &run{prog: p, ctx: ctx, events: make(chan Event, eventBuffer), traceEvents: events}
 	for i, l := range p.listeners {
 		r.listeners = append(r.listeners, &listenerState{l: l, preds: p.bound[i]})
 	}
@@ -78,18 +85,43 @@ type sink = streamhook.Sink[*dspy.Predict, *dspy.Signature, dspy.Adapter]
 
 var _ sink = (*run)(nil)
 
+// track records the predictor path of a call in flight.
+func (r *run) track(id uint64, path string) {
+	r.mu.Lock()
+	if r.paths == nil {
+		r.paths = map[uint64]string{}
+	}
+	r.paths[id] = path
+	r.mu.Unlock()
+}
+
+// untrack forgets a call that ended.
+func (r *run) untrack(id uint64) {
+	r.mu.Lock()
+	delete(r.paths, id)
+	r.mu.Unlock()
+}
+
+// pathOfCall returns the predictor path of call id, else of its parent.
+func (r *run) pathOfCall(id, parent uint64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.paths[id]; ok {
+		return p
+	}
+	return r.paths[parent]
+}
+
 // Open implements streamhook.Sink.
 func (r *run) Open(ctx context.Context, p *dspy.Predict, callID uint64, sig *dspy.Signature, a dspy.Adapter) (streamhook.Chunks, error) {
 	path, known := r.prog.pathOf[p]
+	if !known {
+		path = ""
+	}
+	r.track(callID, path) // for the LM hooks' events and Emit; LMEnd forgets it
 	if len(r.listeners) == 0 {
 		// No listeners: pass the LM's chunks through, as DSPy does.
-		if !known {
-			path = ""
-		}
-		return &rawSink{r: r, path: path, call: callID}, nil
-	}
-	if !known {
-		return nil, nil
+		return &rawSink{r: r, path: path, call: callID, tools: toolDeltas{r: r, path: path, call: callID}}, nil
 	}
 	var mine []*listenerState
 	for _, ls := range r.listeners {
@@ -101,28 +133,102 @@ func (r *run) Open(ctx context.Context, p *dspy.Predict, callID uint64, sig *dsp
 		}
 	}
 	if len(mine) == 0 {
+		if r.traceEvents {
+			// Stream anyway: the time to first token, tool-call deltas.
+			return &deltaSink{toolDeltas{r: r, path: path, call: callID}}, nil
+		}
 		return nil, nil
 	}
 	sa, ok := a.(dspy.StreamingAdapter)
 	if !ok {
 		return nil, fmt.Errorf("%w: %T (predictor %s); implement dspy.StreamingAdapter to stream its fields", ErrNoFieldParser, a, path)
 	}
-	s := &fieldSink{r: r, path: path, call: callID, parser: sa.NewFieldParser(sig), listeners: mine}
+	s := &fieldSink{r: r, path: path, call: callID, parser: sa.NewFieldParser(sig), listeners: mine,
+		tools: toolDeltas{r: r, path: path, call: callID}}
 	s.emitFn = s.emitParsed
 	return s, nil
 }
 
 type rawSink struct {
-	r    *run
-	path string
-	call uint64
+	r     *run
+	path  string
+	call  uint64
+	tools toolDeltas
 }
 
 func (s *rawSink) Chunk(c lm.Chunk) error {
-	return s.r.send(&RawChunk{PredictName: s.path, CallID: s.call, Chunk: c})
+	if err := s.r.send(&RawChunk{PredictName: s.path, CallID: s.call, Chunk: c}); err != nil {
+		return err
+	}
+	if len(c.ToolCalls) > 0 && s.r.traceEvents {
+		return s.tools.add(c.ToolCalls)
+	}
+	return nil
 }
 
 func (s *rawSink) Close(error) {}
+
+// deltaSink streams an LM call nothing listens to, for its tool-call
+// deltas alone (WithTraceEvents).
+type deltaSink struct{ tools toolDeltas }
+
+func (s *deltaSink) Chunk(c lm.Chunk) error {
+	if len(c.ToolCalls) > 0 {
+		return s.tools.add(c.ToolCalls)
+	}
+	return nil
+}
+
+func (s *deltaSink) Close(error) {}
+
+// toolDeltas turns one LM reply's tool-call fragments into ToolCallDelta
+// events. Fragments of one call share an Index; the first carries the id
+// and the name. ReAct's finish tool is left out, as its hooks are.
+type toolDeltas struct {
+	r     *run
+	path  string
+	call  uint64
+	calls []deltaCall // by fragment index
+}
+
+type deltaCall struct {
+	id, name string
+	skip     bool
+}
+
+// maxToolCalls bounds the fragment indexes kept for one reply: an index
+// beyond it (no real reply has so many calls) is ignored, not allocated.
+const maxToolCalls = 256
+
+func (t *toolDeltas) add(ds []lm.ToolCallDelta) error {
+	for _, d := range ds {
+		if d.Index < 0 || d.Index >= maxToolCalls {
+			continue
+		}
+		for len(t.calls) <= d.Index {
+			t.calls = append(t.calls, deltaCall{})
+		}
+		c := &t.calls[d.Index]
+		if c.id == "" {
+			c.id = d.ID
+		}
+		named := false
+		if c.name == "" && d.Name != "" {
+			c.name, c.skip, named = d.Name, d.Name == finishTool, true
+		}
+		if c.skip || c.name == "" || (!named && d.Arguments == "") {
+			continue
+		}
+		id := c.id
+		if id == "" {
+			id = "call_" + strconv.FormatUint(t.call, 10) + "_" + strconv.Itoa(d.Index)
+		}
+		if err := t.r.send(&ToolCallDelta{PredictName: t.path, CallID: t.call, ToolCallID: id, ToolName: c.name, ArgsDelta: d.Arguments}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // fieldSink parses one LM reply and routes field chunks to listeners.
 type fieldSink struct {
@@ -133,6 +239,7 @@ type fieldSink struct {
 	listeners []*listenerState
 	emitFn    func(dspy.FieldChunk) // s.emitParsed, bound once
 	err       error                 // first send failure: the consumer left
+	tools     toolDeltas
 
 	// native is set once the provider streamed its own reasoning: that is
 	// then the "reasoning" field, and a reasoning section in the text is not
@@ -205,6 +312,9 @@ func (s *fieldSink) Chunk(c lm.Chunk) error {
 	if c.Text != "" {
 		s.endReasoning()
 		s.parser.Write(c.Text, s.emitFn)
+	}
+	if len(c.ToolCalls) > 0 && s.r.traceEvents && s.err == nil {
+		s.err = s.tools.add(c.ToolCalls)
 	}
 	return s.err
 }

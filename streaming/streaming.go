@@ -14,8 +14,11 @@ import (
 	"github.com/godspy/dspy/lm"
 )
 
-// Event is one item of a stream: *StreamResponse, *StatusMessage, *Final or
-// *RawChunk.
+// Event is one item of a stream: DSPy's *StreamResponse, *StatusMessage and
+// *Final; *RawChunk; *Custom (see Emit); and, WithTraceEvents, *LMStart,
+// *LMEnd, *ToolCallStart, *ToolCallDelta, *ToolCallEnd, *StepStart and
+// *StepEnd. A consumer that only type-switches on the kinds it wants is
+// unaffected by the others.
 type Event interface{ isEvent() }
 
 // StreamResponse is a piece of one output field's value, as the LM writes it.
@@ -138,6 +141,8 @@ type Program struct {
 	listeners []Listener
 	status    StatusProvider
 	noFinal   bool
+	// traceEvents adds LMStart, ToolCallStart, StepStart ... to streams.
+	traceEvents bool
 
 	// bound[i] lists the predictors listener i may hear.
 	bound  [][]*dspy.Predict
@@ -240,12 +245,19 @@ func bind(l Listener, named []dspy.NamedPredictor) ([]*dspy.Predict, error) {
 // including the LM's HTTP request, and returns only after the run's
 // goroutines have ended.
 func (p *Program) Stream(ctx context.Context, in dspy.Inputs) iter.Seq2[Event, error] {
+	return p.stream(ctx, in, p.traceEvents)
+}
+
+// stream is Stream, with the trace events on when traceEvents is set.
+func (p *Program) stream(ctx context.Context, in dspy.Inputs, traceEvents bool) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		r := p.newRun(ctx)
+		r := p.newRun(ctx, traceEvents)
 		ctx = streamhook.With(ctx, sink(r))
-		ctx = dspy.WithSettings(ctx, dspy.WithTrace(r.trace()))
+		// Usage tracking: the Final prediction has the usage of all the
+		// run's LM calls.
+		ctx = dspy.WithSettings(ctx, dspy.WithTrace(r.trace()), dspy.WithUsageTracking(true))
 
 		if inline(p.module) {
 			p.streamInline(ctx, cancel, r, in, yield)

@@ -38,7 +38,7 @@ Flags:
 func runAsk(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlagSet("ask", `ask [flags] "question"`, stderr)
 	var pf programFlags
-	pf.register(fs)
+	pf.register(fs, askSignature)
 	jsonOut := fs.Bool("json", false, "print one JSON object per event, a line each (status, chunk, prediction, error, done)")
 	extra := inputFlag{}
 	fs.Var(extra, "input", "another input field's value, as name=value (repeatable)")

@@ -34,13 +34,21 @@
 //	dspy serve [flags] [--addr 127.0.0.1:8080] [--debug]
 //
 // serves the same program: POST a JSON object of inputs to /v1/stream to
-// get server-sent events (status, chunk, prediction, error, then
-// "data: [DONE]"; see streaming.Handler), GET / for a chat page that shows
-// the stream as it grows and can stop it, GET /v1/info for the program's
-// description. A client that goes away cancels its run; the server logs
-// "run cancelled". With --debug, GET /debug/stats returns the counts of
-// runs started, completed and cancelled. SIGINT or SIGTERM shuts the server
-// down gracefully.
+// get server-sent events (docs/sse.md is the format: status, chunk, the
+// trace events of LM calls, tool calls and agent steps, prediction, error,
+// then "data: [DONE]"); POST useChat's request to /api/chat to get the
+// Vercel AI SDK's UI message stream (streaming.UIMessageHandler), so a
+// React page with useChat needs no glue; GET / for a chat page that draws
+// each answer as a timeline (thoughts, tool calls and their results, the
+// answer as Markdown), keeps the conversation and can stop a run; GET
+// /v1/info for the program's description. serve's default signature is
+// "question, history: History -> answer", so that a follow-up question has
+// the earlier turns. On a loopback address the error a client gets names
+// the cause (a refused connection to the provider, say); elsewhere only
+// the user-facing message goes out. A client that goes away cancels its
+// run; the server logs "run cancelled". With --debug, GET /debug/stats
+// returns the counts of runs started, completed and cancelled. SIGINT or
+// SIGTERM shuts the server down gracefully.
 //
 // With --serve-mcp, serve also serves the program as an MCP tool over
 // streamable HTTP at /mcp (named by --tool-name, default "ask"), for
@@ -67,7 +75,7 @@
 // Both commands take the same flags:
 //
 //	--module predict|cot|react   the module (default cot, ChainOfThought)
-//	--signature "question -> answer"
+//	--signature "question -> answer"   (serve: "question, history: History -> answer")
 //	--lm provider/model          e.g. openai/gpt-4o-mini, ollama_chat/llama3.2, or demo
 //	--base-url URL               an OpenAI-compatible server's API root (with --lm)
 //	--adapter chat|json|xml

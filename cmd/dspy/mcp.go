@@ -261,7 +261,7 @@ func (t timedModule) Forward(ctx context.Context, in dspy.Inputs) (*dspy.Predict
 func runMCP(ctx context.Context, args []string, _, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlagSet("mcp", "mcp [flags]", stderr)
 	var pf programFlags
-	pf.register(fs)
+	pf.register(fs, askSignature)
 	var mf mcpServeFlags
 	mf.register(fs)
 	pos, err := parseFlags(fs, args)

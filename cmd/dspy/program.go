@@ -36,8 +36,19 @@ type programFlags struct {
 	demoDelay time.Duration
 	timeout   time.Duration
 
+	// traceEvents adds the run's structure (LM calls, tool calls, agent
+	// steps) to the stream: serve's page draws it.
+	traceEvents bool
+
 	fs *flag.FlagSet // the flags were registered in: which were given
 }
+
+// The default signatures: ask answers one question; serve keeps a
+// conversation, so its page's "why?" has the earlier turns.
+const (
+	askSignature  = "question -> answer"
+	chatSignature = "question, history: History -> answer"
+)
 
 // given reports whether the command line set the flag name.
 func (f *programFlags) given(name string) bool {
@@ -54,10 +65,10 @@ var moduleAliases = map[string]string{
 	"predict": "predict", "cot": "cot", "chainofthought": "cot", "react": "react",
 }
 
-func (f *programFlags) register(fs *flag.FlagSet) {
+func (f *programFlags) register(fs *flag.FlagSet, signature string) {
 	f.fs = fs
 	fs.StringVar(&f.module, "module", "cot", "the module: "+strings.Join(moduleNames, ", ")+" (DSPy's names work too, in any case: Predict, ChainOfThought, ReAct; react is an agent with --tools and --mcp)")
-	fs.StringVar(&f.signature, "signature", "question -> answer", "the program's signature")
+	fs.StringVar(&f.signature, "signature", signature, "the program's signature (a History input carries the earlier turns of a conversation)")
 	fs.StringVar(&f.lmName, "lm", "", `the LM as provider/model ("openai/gpt-4o-mini", "ollama_chat/llama3.2", ...), or "demo" for the offline demo LM; default: from DSPY_LM or the API key in the environment, else the demo LM`)
 	fs.StringVar(&f.baseURL, "base-url", "", "the API root of an OpenAI-compatible server (with --lm openai/MODEL); a server of your own needs no API key")
 	fs.StringVar(&f.adapter, "adapter", "chat", "the adapter: "+strings.Join(adapterNames, ", "))
@@ -178,9 +189,11 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 			listen(out.Name)
 		}
 	}
-	p.stream, err = streaming.Streamify(p.module,
-		streaming.WithListeners(listeners...),
-		streaming.WithStatus(cliStatus{lm: choice.label}))
+	sopts := []streaming.Option{streaming.WithListeners(listeners...), streaming.WithStatus(cliStatus{lm: choice.label})}
+	if f.traceEvents {
+		sopts = append(sopts, streaming.WithTraceEvents())
+	}
+	p.stream, err = streaming.Streamify(p.module, sopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --signature %q with --module %s: %w", errUsage, f.signature, f.module, err)
 	}
@@ -238,6 +251,11 @@ func (p *program) inputsFor(question string, extra map[string]string) (dspy.Inpu
 			return nil, fmt.Errorf("%w: --input %s: the signature %q has no input %q", errUsage, k, p.sig.String(), k)
 		}
 		in[k] = v
+	}
+	for _, f := range p.sig.Inputs() {
+		if _, set := in[f.Name]; !set && f.Type.Kind() == dspy.KindHistory {
+			in[f.Name] = dspy.History{} // one question: no earlier turns
+		}
 	}
 	target := ""
 	if _, ok := p.sig.Input("question"); ok && extra["question"] == "" {

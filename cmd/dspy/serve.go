@@ -26,7 +26,7 @@ var webFiles embed.FS
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlagSet("serve", "serve [flags]", stderr)
 	var pf programFlags
-	pf.register(fs)
+	pf.register(fs, chatSignature)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on (host:port; port 0 picks a free one)")
 	debug := fs.Bool("debug", false, "serve run counters at GET /debug/stats")
 	serveMCP := fs.Bool("serve-mcp", false, "also serve the program as an MCP tool over streamable HTTP at /mcp")
@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stderr, "dspy serve: unexpected argument %q (serve takes only flags)\n", pos[0])
 		return exitUsage
 	}
+	pf.traceEvents = true
 	prog, err := buildProgram(pf, getenv)
 	if err != nil {
 		return exitCode(stderr, "serve", err)
@@ -56,8 +57,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return exitCode(stderr, "serve", err)
 		}
 	}
+	// On loopback the person at the page runs the server: show them why a
+	// run failed. Elsewhere clients get the user-facing message alone.
+	s.errorDetail = isLoopback(ln.Addr())
 	fmt.Fprintln(stdout, prog.lm.banner)
-	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events. Ctrl-C stops.\n",
+	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events, /api/chat for the AI SDK's useChat. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
 	if s.mcp != nil {
 		fmt.Fprintf(stdout, "The program is also the MCP tool %q at http://%s/mcp (streamable HTTP).\n", mf.toolName, ln.Addr())
@@ -76,7 +80,9 @@ type server struct {
 	log   *slog.Logger
 	debug bool
 	mcp   *mcp.Server // --serve-mcp: at /mcp
-	stats struct {
+	// errorDetail shows clients the cause of a failed run (loopback only).
+	errorDetail bool
+	stats       struct {
 		started, completed, cancelled atomic.Int64
 	}
 }
@@ -92,8 +98,9 @@ func (s *server) handler() http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	mux := http.NewServeMux()
-	stream := streaming.Handler(s.prog.stream, streaming.WithLogger(s.log))
-	mux.Handle("/v1/stream", s.observe(stream))
+	opts := []streaming.HandlerOption{streaming.WithLogger(s.log), streaming.WithErrorDetail(s.errorDetail)}
+	mux.Handle("/v1/stream", s.observe(streaming.Handler(s.prog.stream, opts...)))
+	mux.Handle("/api/chat", s.observe(streaming.UIMessageHandler(s.prog.stream, opts...)))
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {
 		mux.HandleFunc("GET /debug/stats", s.statsHandler)
@@ -167,7 +174,14 @@ func (s *server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// doneRecorder notes whether a stream reached its "data: [DONE]" end.
+// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// doneRecorder notes whether a stream reached its "data: [DONE]" end
+// (both protocols end so).
 type doneRecorder struct {
 	http.ResponseWriter
 	done bool
@@ -194,8 +208,11 @@ type programInfo struct {
 	Module    string   `json:"module"`
 	Signature string   `json:"signature"`
 	Inputs    []string `json:"inputs"`
-	Outputs   []string `json:"outputs"`
-	Streamed  []string `json:"streamed"`
+	// History is the History input that carries the conversation, "" when
+	// the signature has none.
+	History  string   `json:"history,omitempty"`
+	Outputs  []string `json:"outputs"`
+	Streamed []string `json:"streamed"`
 }
 
 func (s *server) info(w http.ResponseWriter, _ *http.Request) {
@@ -204,6 +221,9 @@ func (s *server) info(w http.ResponseWriter, _ *http.Request) {
 		Signature: p.sig.String(), Streamed: p.streams}
 	for _, f := range p.sig.Inputs() {
 		info.Inputs = append(info.Inputs, f.Name)
+		if f.Type.Kind() == dspy.KindHistory && info.History == "" {
+			info.History = f.Name
+		}
 	}
 	for _, f := range p.sig.Outputs() {
 		info.Outputs = append(info.Outputs, f.Name)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // newTestServer serves the default program on the demo LM; it returns the
@@ -266,5 +268,116 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// serve's program: by default "question, history: History -> answer",
+// with the trace events on; /v1/info names the History input; /api/chat
+// speaks the AI SDK's protocol; a question without history is fine.
+func TestServeChat(t *testing.T) {
+	fs := newFlagSet("serve", "serve", io.Discard)
+	var pf programFlags
+	pf.register(fs, chatSignature)
+	if err := fs.Parse(nil); err != nil || pf.signature != chatSignature {
+		t.Fatalf("serve's default signature %q (%v), want %q", pf.signature, err, chatSignature)
+	}
+	pf = programFlags{module: "react", signature: chatSignature, lmName: "demo", adapter: "chat", tools: "calculator", timeout: time.Minute, traceEvents: true}
+	prog, err := buildProgram(pf, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(prog, slog.New(slog.DiscardHandler), false)
+	ts := httptest.NewServer(s.handler())
+	defer ts.Close()
+
+	res, err := http.Get(ts.URL + "/v1/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info programInfo
+	json.NewDecoder(res.Body).Decode(&info)
+	res.Body.Close()
+	if info.History != "history" || info.Signature != "question, history: History -> answer" {
+		t.Errorf("/v1/info history %q, signature %q", info.History, info.Signature)
+	}
+
+	res, err = http.Post(ts.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "What is 2+3*4?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range readSSE(t, res.Body) {
+		if ev.event != "chunk" && ev.event != "status" && (len(kinds) == 0 || kinds[len(kinds)-1] != ev.event) {
+			kinds = append(kinds, ev.event)
+		}
+	}
+	res.Body.Close()
+	want := []string{"step_start", "lm_start", "lm_end", "tool_call_start", "tool_call_end", "step_end",
+		"step_start", "lm_start", "lm_end", "step_end", "lm_start", "lm_end", "prediction", ""}
+	if d := cmp.Diff(want, kinds); d != "" {
+		t.Errorf("/v1/stream events (-want +got):\n%s", d)
+	}
+
+	body := `{"id": "c", "messages": [{"id": "1", "role": "user", "parts": [{"type": "text", "text": "What is 2+3*4?"}]}], "trigger": "submit-message"}`
+	res, err = http.Post(ts.URL+"/api/chat", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Header.Get("X-Vercel-Ai-Ui-Message-Stream") != "v1" || !strings.Contains(string(b), `"type":"tool-output-available"`) ||
+		!strings.HasSuffix(string(b), "data: [DONE]\n\n") {
+		t.Errorf("/api/chat: %v\n%s", res.Header, b)
+	}
+	waitFor(t, "both runs to be counted", func() bool { return s.stats.completed.Load() == 2 })
+}
+
+// On loopback serve tells the page why a run failed; elsewhere only the
+// user-facing message goes out.
+func TestServeErrorDetail(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{{"127.0.0.1:8080", true}, {"[::1]:8080", true}, {"0.0.0.0:8080", false}, {"[::]:8080", false}, {"192.0.2.1:80", false}} {
+		a, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := isLoopback(a); got != tc.want {
+			t.Errorf("isLoopback(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+	t.Setenv("OPENAI_API_KEY", "sk-test") // NewLM reads it
+	env := func(k string) string {
+		if k == "OPENAI_API_KEY" {
+			return "sk-test"
+		}
+		return ""
+	}
+	pf := programFlags{module: "predict", signature: askSignature, lmName: "openai/gpt-test", baseURL: "http://127.0.0.1:1/v1", adapter: "chat", timeout: time.Minute}
+	prog, err := buildProgram(pf, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, detail := range []bool{false, true} {
+		s := newServer(prog, slog.New(slog.DiscardHandler), false)
+		s.errorDetail = detail
+		ts := httptest.NewServer(s.handler())
+		res, err := http.Post(ts.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "Hi"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := readSSE(t, res.Body)
+		res.Body.Close()
+		ts.Close()
+		var e struct{ Error, Detail string }
+		for _, ev := range events {
+			if ev.event == "error" {
+				json.Unmarshal([]byte(ev.data), &e)
+			}
+		}
+		if e.Error != "the language model provider failed; try again" || strings.Contains(e.Detail, "connection refused") != detail {
+			t.Errorf("errorDetail %v: error %q, detail %q", detail, e.Error, e.Detail)
+		}
 	}
 }

@@ -1,19 +1,37 @@
 // The godspy chat page: POST the inputs to /v1/stream, read the
 // server-sent events as they arrive (fetch + ReadableStream, parsed
-// incrementally), and render status lines, each streamed field as it grows,
-// and the final prediction. Stop aborts the request, which cancels the run
-// on the server. Standard APIs only; no build step.
-'use strict';
+// incrementally; docs/sse.md is the format) and draw each answer as a
+// timeline in the order things happen: the agent's thoughts, its tool calls
+// (arguments as the model writes them) and their results, the reasoning,
+// then the answer, rendered as Markdown without ever parsing model output
+// as HTML. The conversation so far goes with each question when the
+// signature has a History input. Stop aborts the request, which cancels the
+// run on the server. Standard APIs only; no build step.
+import { renderMarkdown } from './markdown.js';
 
 const $ = (id) => document.getElementById(id);
 
-let info = { inputs: ['question'], streamed: [], demo: false };
+let info = { inputs: ['question'], outputs: ['answer'], streamed: [], demo: false };
 let running = null; // the AbortController of the request in flight
+let turns = []; // the conversation: {input: value, ..., output: value} per answered turn
 
 // The input the text box fills: "question" if the signature has one, else
-// its last input; the others get small fields above the box.
+// its first input that is not the history.
 function mainInput() {
-  return info.inputs.includes('question') ? 'question' : info.inputs[info.inputs.length - 1];
+  const inputs = info.inputs.filter((n) => n !== info.history);
+  return inputs.includes('question') ? 'question' : inputs[0];
+}
+
+// The outputs shown as the answer (Markdown): all but the reasoning.
+function answerFields() {
+  return info.outputs.filter((f) => f !== 'reasoning');
+}
+
+function emptyText() {
+  const shared = info.history
+    ? `Turns share context: each question is sent with the conversation so far (the signature's ${info.history} input). “New chat” starts over.`
+    : 'Each question is answered on its own: the signature has no History input, so turns do not share context.';
+  return 'Ask a question: the answer streams in as the program works, with its steps and tool calls in order. ' + shared;
 }
 
 async function loadInfo() {
@@ -31,7 +49,7 @@ async function loadInfo() {
   if (info.demo) showBanner(info.banner, false);
   const extra = $('extra-inputs');
   for (const name of info.inputs) {
-    if (name === mainInput()) continue;
+    if (name === mainInput() || name === info.history) continue;
     const label = document.createElement('label');
     label.textContent = name + ' ';
     const input = document.createElement('input');
@@ -40,7 +58,10 @@ async function loadInfo() {
     label.append(input);
     extra.append(label);
   }
-  $('question').placeholder = 'Ask (' + mainInput() + ')…';
+  const main = mainInput();
+  $('question').placeholder = main === 'question' ? 'Ask a question…' : 'Write the ' + main.replaceAll('_', ' ') + '…';
+  $('new-chat').hidden = !info.history;
+  $('empty').textContent = emptyText();
 }
 
 function showBanner(text, isError) {
@@ -57,91 +78,231 @@ function el(tag, cls, text) {
   return e;
 }
 
-// A Turn is one question and its streamed answer in the log.
+// The log follows the newest line while the reader is at the bottom, and
+// stays put when they scroll up to read.
+function atBottom() {
+  const log = $('log');
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+}
+function toBottom() {
+  const log = $('log');
+  log.scrollTop = log.scrollHeight;
+}
+
+function seconds(ms) {
+  return (ms / 1000).toFixed(2) + ' s';
+}
+
+function pretty(v) {
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v, null, 2);
+}
+
+// A Turn is one question and its streamed answer: a timeline of items.
 class Turn {
-  constructor(question) {
+  constructor(question, inputs) {
+    this.inputs = inputs;
     this.root = el('section', 'turn');
     this.root.dataset.state = 'streaming';
     this.root.append(el('div', 'question', question));
     this.answer = el('div', 'answer');
-    this.statuses = el('ul', 'statuses');
-    this.fields = el('div', 'fields');
+    this.timeline = el('ol', 'timeline');
+    this.footer = el('div', 'footer');
     this.meta = el('div', 'meta', 'Waiting for the first event…');
-    this.answer.append(this.statuses, this.fields, this.meta);
+    this.footer.append(this.meta);
+    this.answer.append(this.timeline, this.footer);
     this.root.append(this.answer);
-    this.open = new Map(); // "predictor/field" -> value element still growing
-    this.last = new Map(); // field -> its latest value element
+    this.seq = 0; // the order things happened, on data-seq
+    this.fields = new Map(); // "call/field" -> item still streaming
+    this.lastField = new Map(); // field -> its latest item
+    this.tools = new Map(); // tool_call_id -> tool item
     this.start = performance.now();
     this.firstToken = 0;
     $('empty')?.remove();
     $('log').append(this.root);
-    this.scroll();
+    toBottom();
   }
 
-  scroll() {
-    this.root.scrollIntoView({ block: 'end' });
+  // happened marks e as the next thing that happened, for order.
+  happened(e) {
+    e.dataset.seq = String(++this.seq);
+    return e;
+  }
+
+  add(item) {
+    const follow = atBottom();
+    this.timeline.append(this.happened(item));
+    if (follow) toBottom();
+    return item;
+  }
+
+  update(fn) {
+    const follow = atBottom();
+    fn();
+    if (follow) toBottom();
   }
 
   status(message) {
-    this.statuses.append(el('li', 'status', message));
-    this.meta.textContent = message;
-    this.scroll();
+    this.update(() => { this.meta.textContent = message; });
   }
 
-  // fieldBlock returns the element a field's text goes in, creating it for
-  // a new occurrence (ReAct's next_thought comes once per step).
-  fieldBlock(predictor, field) {
-    const key = predictor + '/' + field;
-    let value = this.open.get(key);
-    if (!value) {
-      const block = el('div', 'field');
-      block.dataset.field = field;
-      block.dataset.predictor = predictor;
-      block.append(el('div', 'name', field));
-      value = el('div', 'value');
-      block.append(value);
-      this.fields.append(block);
-      this.open.set(key, value);
-      this.last.set(field, value);
+  // fieldItem returns the timeline item of a field occurrence, creating it
+  // at the end of the timeline when it starts.
+  fieldItem(ev) {
+    const key = ev.call_id + '/' + ev.predict_name + '/' + ev.signature_field_name;
+    let item = this.fields.get(key);
+    if (!item) {
+      const field = ev.signature_field_name;
+      const kind = field === 'next_thought' ? 'thought' : field === 'reasoning' ? 'reasoning' : answerFields().includes(field) ? 'answer' : 'field';
+      item = el('li', 'item item-' + kind);
+      item.dataset.kind = kind;
+      item.dataset.field = field;
+      item.dataset.predictor = ev.predict_name;
+      const label = { thought: 'Thought', reasoning: 'Reasoning', answer: answerFields().length > 1 ? field : '' }[kind] ?? field;
+      if (label) item.append(el('div', 'label', label));
+      item.$value = el('div', kind === 'answer' ? 'value markdown' : 'value');
+      item.$text = '';
+      item.append(item.$value);
+      this.add(item);
+      this.fields.set(key, item);
+      this.lastField.set(field, item);
     }
-    return { key, value };
+    return { key, item };
+  }
+
+  setText(item, text) {
+    item.$text = text;
+    if (item.dataset.kind === 'answer') {
+      item.$value.replaceChildren(renderMarkdown(text));
+    } else {
+      item.$value.textContent = text;
+    }
   }
 
   chunk(ev) {
     if (!this.firstToken) this.firstToken = performance.now();
-    const { key, value } = this.fieldBlock(ev.predict_name, ev.signature_field_name);
-    value.textContent += ev.chunk;
-    if (ev.is_last_chunk) this.open.delete(key);
-    this.meta.textContent = 'Streaming ' + ev.signature_field_name + '…';
-    this.scroll();
+    const { key, item } = this.fieldItem(ev);
+    this.update(() => {
+      this.setText(item, item.$text + ev.chunk);
+      if (ev.is_last_chunk) {
+        this.fields.delete(key);
+        item.classList.add('done');
+      }
+    });
   }
 
-  // prediction renders the final values: streamed fields are set to their
-  // parsed value, the others are added.
-  prediction(pred) {
-    for (const [field, v] of Object.entries(pred || {})) {
-      const text = typeof v === 'string' ? v : JSON.stringify(v);
-      let value = this.last.get(field);
-      if (!value) value = this.fieldBlock('final', field).value;
-      value.textContent = text;
-      value.parentElement.classList.add('final');
+  // toolItem returns the timeline item of a tool call, created when the
+  // model names the tool.
+  toolItem(id, name) {
+    let item = this.tools.get(id);
+    if (!item) {
+      item = el('li', 'item item-tool');
+      item.dataset.kind = 'tool';
+      item.dataset.toolCallId = id;
+      item.dataset.state = 'input';
+      const head = el('div', 'label');
+      head.append('Tool ', el('span', 'tool-name', name));
+      item.$args = el('pre', 'args');
+      item.$argsText = '';
+      item.append(head, item.$args);
+      this.add(item);
+      this.tools.set(id, item);
     }
-    this.root.dataset.state = 'done';
-    const total = (performance.now() - this.start) / 1000;
-    let meta = 'Done in ' + total.toFixed(2) + ' s';
-    if (this.firstToken) meta += ', first token after ' + ((this.firstToken - this.start) / 1000).toFixed(2) + ' s';
-    this.meta.textContent = meta + '.';
+    return item;
   }
 
-  fail(message) {
+  toolDelta(ev) {
+    const item = this.toolItem(ev.tool_call_id, ev.tool_name);
+    this.update(() => {
+      item.$argsText += ev.args_delta;
+      item.$args.textContent = item.$argsText;
+    });
+  }
+
+  toolStart(ev) {
+    const item = this.toolItem(ev.tool_call_id, ev.tool_name);
+    this.update(() => {
+      item.$args.textContent = pretty(ev.args);
+      item.dataset.state = 'running';
+    });
+  }
+
+  toolEnd(ev) {
+    const item = this.toolItem(ev.tool_call_id, ev.tool_name);
+    const result = el('details', 'result');
+    const summary = el('summary');
+    const failed = ev.error !== undefined;
+    const ms = ev.duration_ms;
+    summary.textContent = (failed ? 'Failed' : 'Result') + ' · ' + (ms < 10 ? ms.toFixed(2) : ms.toFixed(0)) + ' ms';
+    const body = el('pre', failed ? 'output error' : 'output',
+      failed ? ev.error + (ev.detail ? '\n' + ev.detail : '') : pretty(ev.output));
+    result.append(summary, body);
+    this.update(() => {
+      item.append(this.happened(result));
+      item.dataset.state = failed ? 'failed' : 'done';
+    });
+  }
+
+  step(ev) {
+    if (ev.index > 0) this.add(el('li', 'step-sep')).dataset.kind = 'step';
+  }
+
+  // prediction settles the final values: streamed items get their parsed
+  // value, the others are added.
+  prediction(pred, usage) {
+    this.values = pred || {};
+    this.update(() => {
+      for (const [field, v] of Object.entries(this.values)) {
+        const text = typeof v === 'string' ? v : JSON.stringify(v);
+        let item = this.lastField.get(field);
+        if (!item) item = this.fieldItem({ call_id: 'final', predict_name: 'final', signature_field_name: field }).item;
+        this.setText(item, text);
+        item.classList.add('final', 'done');
+      }
+      this.root.dataset.state = 'done';
+      const parts = ['Done in ' + seconds(performance.now() - this.start)];
+      if (this.firstToken) parts.push('first token after ' + seconds(this.firstToken - this.start));
+      if (usage && usage.total_tokens) {
+        parts.push(usage.total_tokens.toLocaleString('en') + ' tokens (' + usage.prompt_tokens.toLocaleString('en') +
+          ' in, ' + usage.completion_tokens.toLocaleString('en') + ' out)');
+      }
+      this.meta.textContent = parts.join(' · ');
+      this.meta.dataset.usage = usage ? String(usage.total_tokens) : '';
+      this.footer.append(this.copyButton());
+    });
+  }
+
+  copyButton() {
+    const b = el('button', 'copy', 'Copy');
+    b.type = 'button';
+    b.title = 'Copy the answer';
+    b.addEventListener('click', async () => {
+      const text = answerFields().map((f) => this.values[f]).filter((v) => v !== undefined)
+        .map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join('\n\n');
+      try {
+        await navigator.clipboard.writeText(text);
+        b.textContent = 'Copied';
+      } catch {
+        b.textContent = 'Copy failed';
+      }
+      setTimeout(() => { b.textContent = 'Copy'; }, 1500);
+    });
+    return b;
+  }
+
+  fail(message, detail) {
     this.root.dataset.state = 'error';
-    this.answer.append(el('div', 'error', message));
+    const item = el('li', 'item item-error');
+    item.dataset.kind = 'error';
+    item.append(el('div', 'message', message));
+    if (detail) item.append(el('div', 'detail', detail));
+    this.add(item);
     this.meta.textContent = '';
   }
 
   stopped() {
     this.root.dataset.state = 'stopped';
-    this.meta.textContent = 'Stopped after ' + ((performance.now() - this.start) / 1000).toFixed(2) + ' s.';
+    this.meta.textContent = 'Stopped after ' + seconds(performance.now() - this.start) + '.';
   }
 }
 
@@ -172,38 +333,45 @@ function parseSSE(buffer) {
 // dispatch applies one event to the turn; it returns true at the end.
 function dispatch(turn, ev) {
   if (ev.data === '[DONE]') return true;
-  let payload;
+  let p;
   try {
-    payload = JSON.parse(ev.data);
+    p = JSON.parse(ev.data);
   } catch {
     turn.fail('The server sent an event that is not JSON: ' + ev.data.slice(0, 200));
     return false;
   }
   switch (ev.type) {
-    case 'status': turn.status(payload.message); break;
-    case 'chunk': turn.chunk(payload); break;
-    case 'prediction': turn.prediction(payload.prediction); break;
-    case 'error': turn.fail('Error: ' + payload.error); break;
+    case 'status': turn.status(p.message); break;
+    case 'chunk': turn.chunk(p); break;
+    case 'tool_call_delta': turn.toolDelta(p); break;
+    case 'tool_call_start': turn.toolStart(p); break;
+    case 'tool_call_end': turn.toolEnd(p); break;
+    case 'step_start': turn.step(p); break;
+    case 'prediction': turn.prediction(p.prediction, p.usage); break;
+    case 'error': turn.fail('Error: ' + p.error, p.detail); break;
+    // lm_start, lm_end, step_end, custom, raw: nothing to draw.
   }
   return false;
 }
 
 async function ask(inputs, question) {
-  const turn = new Turn(question);
+  const turn = new Turn(question, inputs);
   const controller = new AbortController();
   running = controller;
   setRunning(true);
+  const body = { ...inputs };
+  if (info.history) body[info.history] = { messages: turns };
   try {
     const res = await fetch('/v1/stream', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
-      body: JSON.stringify(inputs),
+      body: JSON.stringify(body),
       signal: controller.signal,
     });
     if (!res.ok) {
-      const body = await res.text();
-      let msg = body;
-      try { msg = JSON.parse(body).error || body; } catch { /* not JSON: show as is */ }
+      const text = await res.text();
+      let msg = text;
+      try { msg = JSON.parse(text).error || text; } catch { /* not JSON: show as is */ }
       turn.fail('The server answered ' + res.status + ': ' + msg);
       return;
     }
@@ -225,6 +393,7 @@ async function ask(inputs, question) {
     } else if (turn.root.dataset.state === 'streaming') {
       turn.fail('The stream ended without a prediction.');
     }
+    if (turn.root.dataset.state === 'done') turns.push({ ...inputs, ...turn.values });
   } catch (err) {
     if (err.name === 'AbortError') turn.stopped();
     else turn.fail('Network error: ' + err.message);
@@ -237,6 +406,7 @@ async function ask(inputs, question) {
 function setRunning(on) {
   $('send').disabled = on;
   $('stop').disabled = !on;
+  $('new-chat').disabled = on;
 }
 
 function submit(e) {
@@ -251,8 +421,18 @@ function submit(e) {
   ask(inputs, question);
 }
 
+function newChat() {
+  if (running) return;
+  turns = [];
+  const empty = el('p', 'empty', emptyText());
+  empty.id = 'empty';
+  $('log').replaceChildren(empty);
+  $('question').focus();
+}
+
 $('ask').addEventListener('submit', submit);
 $('stop').addEventListener('click', () => running?.abort());
+$('new-chat').addEventListener('click', newChat);
 $('question').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
