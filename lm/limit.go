@@ -90,8 +90,11 @@ func (l *Limited) Stream(ctx context.Context, req *Request) iter.Seq2[Chunk, err
 	}
 }
 
-func (l *Limited) acquire(ctx context.Context, req *Request) (int, error) {
-	est := 0
+func (l *Limited) acquire(ctx context.Context, req *Request) (est int, err error) {
+	if tr := ContextTrace(ctx); tr != nil && tr.LimitWait != nil && (l.tpm != nil || l.rpm != nil || l.sem != nil) {
+		start := time.Now()
+		defer func() { tr.LimitWait(ctx, LimitWaitInfo{Duration: time.Since(start), Err: err}) }()
+	}
 	if l.tpm != nil {
 		est = min(estimateTokens(req), l.tpm.Burst())
 		if err := l.tpm.WaitN(ctx, est); err != nil {
