@@ -46,6 +46,7 @@ type instruments struct {
 	limitWait metric.Float64Histogram
 
 	sets sync.Map // setKey -> *measureOpts
+	lms  sync.Map // setKey{provider, model} -> *lmSets
 }
 
 func newInstruments(m metric.Meter) *instruments {
@@ -136,31 +137,73 @@ var (
 	cacheMiss   = cacheResultKey.String("miss")
 )
 
+// lmSets are the attribute sets of one (provider, model)'s calls whose
+// response model is respModel, the model that answered before (or "").
+// The usual call finds everything here: no set is built or looked up.
+type lmSets struct {
+	respModel         string
+	ok, input, output *measureOpts
+	hit, miss         *measureOpts
+}
+
+func (in *instruments) lmSets(provider, model string) *lmSets {
+	k := setKey{provider: provider, model: model}
+	if s, ok := in.lms.Load(k); ok {
+		return s.(*lmSets)
+	}
+	return in.newLMSets(k, model)
+}
+
+// newLMSets returns the sets for calls answered by respModel, and keeps
+// them for the next calls unless respModel is "" (a failed call).
+func (in *instruments) newLMSets(k setKey, respModel string) *lmSets {
+	r := k
+	r.respModel = respModel
+	s := &lmSets{respModel: respModel, ok: in.opts(r)}
+	r.extra = tokenInput
+	s.input = in.opts(r)
+	r.extra = tokenOutput
+	s.output = in.opts(r)
+	r.extra = cacheHit
+	s.hit = in.opts(r)
+	r.extra = cacheMiss
+	s.miss = in.opts(r)
+	if respModel != "" {
+		in.lms.Store(k, s)
+	}
+	return s
+}
+
 func (in *instruments) recordLM(ctx context.Context, c *call, i dspy.LMEndInfo, respModel, errType string) {
-	k := setKey{provider: c.provider, model: c.model, respModel: respModel, errType: errType}
-	in.duration.Record(ctx, i.Duration.Seconds(), in.opts(k).rec...)
-	k.errType = ""
+	s := c.sets
+	if s.respModel != respModel {
+		// Another model answered than last time (or a failed call, with
+		// none): keep the sets of the latest.
+		s = in.newLMSets(setKey{provider: c.provider, model: c.model}, respModel)
+	}
+	if errType == "" {
+		in.duration.Record(ctx, i.Duration.Seconds(), s.ok.rec...)
+	} else {
+		in.duration.Record(ctx, i.Duration.Seconds(), in.opts(setKey{provider: c.provider, model: c.model, respModel: respModel, errType: errType}).rec...)
+	}
 	if r := i.Response; r != nil && !r.CacheHit && !r.Usage.IsZero() {
-		k.extra = tokenInput
-		in.tokens.Record(ctx, int64(r.Usage.PromptTokens), in.opts(k).rec...)
-		k.extra = tokenOutput
-		in.tokens.Record(ctx, int64(r.Usage.CompletionTokens), in.opts(k).rec...)
-		k.extra = attribute.KeyValue{}
+		in.tokens.Record(ctx, int64(r.Usage.PromptTokens), s.input.rec...)
+		in.tokens.Record(ctx, int64(r.Usage.CompletionTokens), s.output.rec...)
 	}
 	if c.stream {
 		if i.FirstChunk > 0 {
-			in.ttfc.Record(ctx, i.FirstChunk.Seconds(), in.opts(k).rec...)
+			in.ttfc.Record(ctx, i.FirstChunk.Seconds(), s.ok.rec...)
 		}
 		if i.Chunks > 0 {
-			in.chunks.Add(ctx, int64(i.Chunks), in.opts(k).add...)
+			in.chunks.Add(ctx, int64(i.Chunks), s.ok.add...)
 		}
 	}
 	if c.cached && !c.noCache {
-		k.extra = cacheMiss
+		o := s.miss
 		if i.Response != nil && i.Response.CacheHit {
-			k.extra = cacheHit
+			o = s.hit
 		}
-		in.lookups.Add(ctx, 1, in.opts(k).add...)
+		in.lookups.Add(ctx, 1, o.add...)
 	}
 }
 

@@ -116,6 +116,7 @@ type call struct {
 	stream   bool
 	cached   bool // a cache is in the LM chain
 	noCache  bool
+	sets     *lmSets // its metric attribute sets
 }
 
 // callKey finds a tracer's calls in a context; two tracers (two
@@ -222,8 +223,27 @@ func (t *tracer) start(ctx context.Context, info dspy.StartInfo) context.Context
 	return cc
 }
 
+// spanStart is what starting one kind of span takes: its name and start
+// options. Spans of one module (type and path) or one LM (provider and
+// model) are alike, so these are built once and reused.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+type moduleKey struct {
+	typ  reflect.Type
+	path string
+}
+
+type lmStartKey struct{ provider, model string }
+
+var (
+	moduleStarts sync.Map // moduleKey -> *spanStart
+	lmStarts     sync.Map // lmStartKey -> *spanStart
+)
+
 func (t *tracer) startModule(ctx context.Context, c *call, i dspy.ModuleStartInfo) context.Context {
-	typ := typeName(i.Module)
 	path := ""
 	if c.root == nil {
 		c.root = &root{module: i.Module}
@@ -231,34 +251,47 @@ func (t *tracer) startModule(ctx context.Context, c *call, i dspy.ModuleStartInf
 		path = c.root.pathOf(i.Module)
 	}
 	if r, ok := i.Module.(*dspy.ReAct); ok {
-		name := "invoke_agent"
-		attrs := []attribute.KeyValue{semconv.GenAIOperationNameInvokeAgent, moduleTypeKey.String(typ)}
+		return t.startAgent(ctx, c, r, path)
+	}
+	k := moduleKey{reflect.TypeOf(i.Module), path}
+	st, ok := moduleStarts.Load(k)
+	if !ok {
+		// The name says the type; a module inside the program also has its
+		// path. A span without attributes costs the SDK least.
+		name := typeName(i.Module)
+		var opts []trace.SpanStartOption
 		if path != "" {
 			name += " " + path
-			attrs = append(attrs, semconv.GenAIAgentName(path), modulePathKey.String(path))
+			opts = append(opts, trace.WithAttributes(modulePathKey.String(path)))
 		}
-		model := r.ReactPredictor().LM()
-		if model == nil {
-			model = r.Extract().Predictor().LM()
-		}
-		if model == nil {
-			model = dspy.CurrentLM(ctx)
-		}
-		if model != nil {
-			provider, name := lm.Identify(model)
-			attrs = append(attrs, semconv.GenAIProviderNameKey.String(providerName(provider)))
-			if name != "" {
-				attrs = append(attrs, semconv.GenAIRequestModel(name))
-			}
-		}
-		ctx, c.span = t.tr.Start(ctx, name, trace.WithAttributes(attrs...))
-		return ctx
+		st, _ = moduleStarts.LoadOrStore(k, &spanStart{name: name, opts: opts})
 	}
-	name := typ
-	attrs := []attribute.KeyValue{moduleTypeKey.String(typ)}
+	sp := st.(*spanStart)
+	ctx, c.span = t.tr.Start(ctx, sp.name, sp.opts...)
+	return ctx
+}
+
+// startAgent starts a ReAct call's span: the conventions' invoke_agent.
+func (t *tracer) startAgent(ctx context.Context, c *call, r *dspy.ReAct, path string) context.Context {
+	name := "invoke_agent"
+	attrs := []attribute.KeyValue{semconv.GenAIOperationNameInvokeAgent, moduleTypeKey.String(typeName(r))}
 	if path != "" {
 		name += " " + path
-		attrs = append(attrs, modulePathKey.String(path))
+		attrs = append(attrs, semconv.GenAIAgentName(path), modulePathKey.String(path))
+	}
+	model := r.ReactPredictor().LM()
+	if model == nil {
+		model = r.Extract().Predictor().LM()
+	}
+	if model == nil {
+		model = dspy.CurrentLM(ctx)
+	}
+	if model != nil {
+		provider, name := lm.Identify(model)
+		attrs = append(attrs, semconv.GenAIProviderNameKey.String(providerName(provider)))
+		if name != "" {
+			attrs = append(attrs, semconv.GenAIRequestModel(name))
+		}
 	}
 	ctx, c.span = t.tr.Start(ctx, name, trace.WithAttributes(attrs...))
 	return ctx
@@ -272,20 +305,34 @@ func (t *tracer) startLM(ctx context.Context, c *call, i dspy.LMStartInfo) conte
 	}
 	c.lm, c.provider, c.model, c.stream, c.noCache = true, providerName(provider), model, i.Stream, req.NoCache
 	c.cached = hasCache(i.LM)
-	name := "chat"
-	if model != "" {
-		name += " " + model
+	c.sets = t.m.lmSets(c.provider, model)
+	k := lmStartKey{c.provider, model}
+	st, ok := lmStarts.Load(k)
+	if !ok {
+		name := "chat"
+		attrs := []attribute.KeyValue{semconv.GenAIOperationNameChat, semconv.GenAIProviderNameKey.String(c.provider)}
+		if model != "" {
+			name += " " + model
+			attrs = append(attrs, semconv.GenAIRequestModel(model))
+		}
+		st, _ = lmStarts.LoadOrStore(k, &spanStart{name: name, opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...),
+		}})
 	}
-	attrs := make([]attribute.KeyValue, 0, 12)
-	attrs = append(attrs, semconv.GenAIOperationNameChat, semconv.GenAIProviderNameKey.String(c.provider))
-	if model != "" {
-		attrs = append(attrs, semconv.GenAIRequestModel(model))
+	sp := st.(*spanStart)
+	opts := sp.opts
+	if attrs := t.requestAttrs(i); len(attrs) > 0 {
+		opts = append(opts[:len(opts):len(opts)], trace.WithAttributes(attrs...))
 	}
-	ctx, c.span = t.tr.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	if !c.span.IsRecording() {
-		return ctx
-	}
-	attrs = attrs[:0]
+	ctx, c.span = t.tr.Start(ctx, sp.name, opts...)
+	return ctx
+}
+
+// requestAttrs are an LM request's parameters (and, with content capture,
+// its messages): nil for a request that sets none, the common case.
+func (t *tracer) requestAttrs(i dspy.LMStartInfo) []attribute.KeyValue {
+	req := i.Request
+	var attrs []attribute.KeyValue
 	if req.Temperature != nil {
 		attrs = append(attrs, semconv.GenAIRequestTemperature(*req.Temperature))
 	}
@@ -308,14 +355,41 @@ func (t *tracer) startLM(ctx context.Context, c *call, i dspy.LMStartInfo) conte
 		attrs = append(attrs, semconv.GenAIOutputTypeJSON)
 	}
 	if i.Stream {
-		attrs = append(attrs, semconv.GenAIRequestStream(true))
+		attrs = append(attrs, streamTrue)
 	}
 	if t.content {
 		attrs = append(attrs, semconv.GenAIInputMessagesKey.String(inputMessages(req.Messages)))
 	}
-	c.span.SetAttributes(attrs...)
-	return ctx
+	return attrs
 }
+
+var streamTrue = semconv.GenAIRequestStream(true)
+
+// finishReasons is the gen_ai.response.finish_reasons of choices, shared
+// for the common single-choice replies.
+func finishReasons(choices []lm.Choice) attribute.KeyValue {
+	if len(choices) == 1 {
+		switch choices[0].FinishReason {
+		case "stop":
+			return finishStop
+		case "length":
+			return finishLength
+		case "tool_calls":
+			return finishToolCalls
+		}
+	}
+	reasons := make([]string, len(choices))
+	for k, ch := range choices {
+		reasons[k] = ch.FinishReason
+	}
+	return semconv.GenAIResponseFinishReasons(reasons...)
+}
+
+var (
+	finishStop      = semconv.GenAIResponseFinishReasons("stop")
+	finishLength    = semconv.GenAIResponseFinishReasons("length")
+	finishToolCalls = semconv.GenAIResponseFinishReasons("tool_calls")
+)
 
 func (t *tracer) startTool(ctx context.Context, c *call, i dspy.ToolStartInfo) context.Context {
 	attrs := []attribute.KeyValue{
@@ -395,7 +469,8 @@ func (t *tracer) lmEnd(ctx context.Context, i dspy.LMEndInfo) {
 	}
 	t.m.recordLM(ctx, c, i, respModel, errType)
 	if c.span.IsRecording() {
-		attrs := make([]attribute.KeyValue, 0, 10)
+		buf := attrBufs.Get().(*[16]attribute.KeyValue)
+		attrs := buf[:0]
 		if resp != nil {
 			if resp.ID != "" {
 				attrs = append(attrs, semconv.GenAIResponseID(resp.ID))
@@ -404,11 +479,7 @@ func (t *tracer) lmEnd(ctx context.Context, i dspy.LMEndInfo) {
 				attrs = append(attrs, semconv.GenAIResponseModel(resp.Model))
 			}
 			if len(resp.Choices) > 0 {
-				reasons := make([]string, len(resp.Choices))
-				for k, ch := range resp.Choices {
-					reasons[k] = ch.FinishReason
-				}
-				attrs = append(attrs, semconv.GenAIResponseFinishReasons(reasons...))
+				attrs = append(attrs, finishReasons(resp.Choices))
 			}
 			u := resp.Usage
 			if !u.IsZero() {
@@ -433,13 +504,19 @@ func (t *tracer) lmEnd(ctx context.Context, i dspy.LMEndInfo) {
 			}
 			attrs = append(attrs, chunksKey.Int(i.Chunks))
 		}
-		c.span.SetAttributes(attrs...)
+		c.span.SetAttributes(attrs...) // copies them
+		clear(attrs)
+		attrBufs.Put(buf)
 	}
 	if i.Err != nil {
 		t.failAs(c.span, i.Err, errType)
 	}
 	c.span.End()
 }
+
+// attrBufs hold the response attributes of an LM span on their way into
+// it: the span copies them, so the buffer is reused.
+var attrBufs = sync.Pool{New: func() any { return new([16]attribute.KeyValue) }}
 
 // fail records err on span: status Error with the error's text and
 // error.type.

@@ -31,11 +31,10 @@ func TestSpansChainOfThought(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []node{{
-		Name:  "dspy.ChainOfThought",
-		Attrs: attrs("godspy.module.type", "dspy.ChainOfThought"),
+		Name: "dspy.ChainOfThought",
 		Children: []node{{
 			Name:  "dspy.Predict predict",
-			Attrs: attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "predict"),
+			Attrs: attrs("godspy.module.path", "predict"),
 			Children: []node{{
 				Name: "chat gpt-4o-mini",
 				Kind: "client",
@@ -90,7 +89,7 @@ func TestSpansReAct(t *testing.T) {
 	))}
 	react := node{
 		Name:     "dspy.Predict react",
-		Attrs:    attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "react"),
+		Attrs:    attrs("godspy.module.path", "react"),
 		Children: []node{chat},
 	}
 	tool := func(name, desc string) node {
@@ -115,10 +114,10 @@ func TestSpansReAct(t *testing.T) {
 		Children: []node{
 			{
 				Name:  "dspy.ChainOfThought extract",
-				Attrs: attrs("godspy.module.type", "dspy.ChainOfThought", "godspy.module.path", "extract"),
+				Attrs: attrs("godspy.module.path", "extract"),
 				Children: []node{{
 					Name:     "dspy.Predict extract.predict",
-					Attrs:    attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "extract.predict"),
+					Attrs:    attrs("godspy.module.path", "extract.predict"),
 					Children: []node{chat},
 				}},
 			},

@@ -74,7 +74,7 @@ func TestSpansReActNativeParallelTools(t *testing.T) {
 	react := func(reason string) node {
 		return node{
 			Name:     "dspy.Predict react",
-			Attrs:    attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "react"),
+			Attrs:    attrs("godspy.module.path", "react"),
 			Children: []node{chat(reason)},
 		}
 	}
@@ -102,10 +102,10 @@ func TestSpansReActNativeParallelTools(t *testing.T) {
 		Children: []node{
 			{
 				Name:  "dspy.ChainOfThought extract",
-				Attrs: attrs("godspy.module.type", "dspy.ChainOfThought", "godspy.module.path", "extract"),
+				Attrs: attrs("godspy.module.path", "extract"),
 				Children: []node{{
 					Name:     "dspy.Predict extract.predict",
-					Attrs:    attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "extract.predict"),
+					Attrs:    attrs("godspy.module.path", "extract.predict"),
 					Children: []node{chat("stop")},
 				}},
 			},
@@ -151,7 +151,7 @@ func TestSpansAcrossGoroutines(t *testing.T) {
 	request.End()
 	predict := node{
 		Name:  "dspy.Predict p",
-		Attrs: attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "p"),
+		Attrs: attrs("godspy.module.path", "p"),
 		Children: []node{{Name: "chat gpt-4o-mini", Kind: "client", Attrs: merge(chatAttrs, attrs(
 			"gen_ai.response.finish_reasons", `["stop"]`,
 			"gen_ai.usage.input_tokens", "3",
@@ -163,7 +163,6 @@ func TestSpansAcrossGoroutines(t *testing.T) {
 		Kind: "server",
 		Children: []node{{
 			Name:     "otel.fanOut",
-			Attrs:    attrs("godspy.module.type", "otel.fanOut"),
 			Children: []node{predict, predict, predict, predict, predict},
 		}},
 	}}

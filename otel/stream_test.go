@@ -33,11 +33,11 @@ func TestSpansStreamBrokenOff(t *testing.T) {
 	want := []node{{
 		Name:   "dspy.ChainOfThought",
 		Status: cancelled,
-		Attrs:  attrs("godspy.module.type", "dspy.ChainOfThought", "error.type", "canceled"),
+		Attrs:  attrs("error.type", "canceled"),
 		Children: []node{{
 			Name:   "dspy.Predict predict",
 			Status: cancelled,
-			Attrs:  attrs("godspy.module.type", "dspy.Predict", "godspy.module.path", "predict", "error.type", "canceled"),
+			Attrs:  attrs("godspy.module.path", "predict", "error.type", "canceled"),
 			Children: []node{{
 				Name:   "chat gpt-4o-mini",
 				Kind:   "client",
