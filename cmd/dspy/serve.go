@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/godspy/dspy"
+	dspyotel "github.com/godspy/dspy/otel"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -46,6 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	s := newServer(prog, logger, *debug)
+	s.continueTraces = telemetryOn(ctx)
 	fmt.Fprintln(stdout, prog.lm.banner)
 	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
@@ -62,7 +64,10 @@ type server struct {
 	prog  *program
 	log   *slog.Logger
 	debug bool
-	stats struct {
+	// continueTraces makes a run's spans children of the caller's
+	// traceparent (telemetry on).
+	continueTraces bool
+	stats          struct {
 		started, completed, cancelled atomic.Int64
 	}
 }
@@ -79,7 +84,11 @@ func (s *server) handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	stream := streaming.Handler(s.prog.stream, streaming.WithLogger(s.log))
-	mux.Handle("/v1/stream", s.observe(stream))
+	var streamed http.Handler = s.observe(stream)
+	if s.continueTraces {
+		streamed = dspyotel.Handler(streamed)
+	}
+	mux.Handle("/v1/stream", streamed)
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {
 		mux.HandleFunc("GET /debug/stats", s.statsHandler)
