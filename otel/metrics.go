@@ -23,19 +23,7 @@ var (
 	waitBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 )
 
-// instruments are the metrics of one Trace:
-//
-//	gen_ai.client.operation.duration             s        every LM call (GenAI conventions)
-//	gen_ai.client.token.usage                    {token}  input and output tokens of every LM call that reports them, cache hits excluded
-//	gen_ai.client.operation.time_to_first_chunk  s        streamed LM calls that got a chunk
-//	godspy.lm.stream.chunks                      {chunk}  chunks received by streamed LM calls (counter)
-//	godspy.lm.cache.lookups                      {lookup} LM calls through godspy's cache, godspy.lm.cache.result = hit | miss (counter)
-//	godspy.lm.retry.delay                        s        the wait before each retry (its count is the number of retries)
-//	godspy.lm.limit.wait                         s        the wait of each call through a rate-limited LM (lm.Limit)
-//
-// All carry gen_ai.operation.name, gen_ai.provider.name and
-// gen_ai.request.model; the LM-call ones gen_ai.response.model, and the
-// duration error.type when the call failed.
+// instruments are the metrics of one Trace, as the package doc lists them.
 type instruments struct {
 	duration  metric.Float64Histogram
 	tokens    metric.Int64Histogram
