@@ -147,8 +147,10 @@ func runAll(args []string) error {
 	if err := os.WriteFile(filepath.Join(*out, "table.md"), []byte(table), 0o644); err != nil {
 		return err
 	}
-	if err := plotW2(sum, names, filepath.Join(*out, "w2.png")); err != nil {
-		return err
+	if *onlyW == "" || slices.Contains(strings.Split(*onlyW, ","), "W2") { // the plot's log axes need W2 points
+		if err := plotW2(sum, names, filepath.Join(*out, "w2.png")); err != nil {
+			return err
+		}
 	}
 	fmt.Println(table)
 	if !*quick && *onlyW == "" && *only == "" {
