@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // point is one metric data point, summarised: its attributes, its count
@@ -197,4 +199,31 @@ func TestLimitWaitEvent(t *testing.T) {
 			t.Errorf("events of the two LM spans (-want +got):\n%s", d)
 		}
 	})
+}
+
+// Calls whose spans are not sampled export no span but are measured all
+// the same.
+func TestUnsampledCallsAreMeasured(t *testing.T) {
+	h := newHarness(t)
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans), sdktrace.WithSampler(sdktrace.NeverSample()))
+	defer tp.Shutdown(context.Background())
+	model := openaiLM(dspytest.NewScriptedLM().Push(dspytest.Reply{Text: dspytest.ChatReply("reasoning", "r", "answer", "a"), Usage: usage(7, 3)}))
+	tr := NewTrace(WithTracerProvider(tp), WithMeterProvider(h.mp), WithContentCapture(true))
+	ctx := dspy.WithSettings(context.Background(), dspy.WithLM(model), dspy.WithTrace(tr))
+	if _, err := dspy.NewChainOfThought("question -> answer", dspy.WithTemperature(0.5)).Call(ctx, dspy.Inputs{"question": "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(spans.GetSpans()); n != 0 {
+		t.Errorf("%d spans exported, want none (never sampled)", n)
+	}
+	got := h.collect(t, map[string][]float64{})
+	const resp = "gen_ai.operation.name=chat gen_ai.provider.name=openai gen_ai.request.model=gpt-4o-mini gen_ai.response.model=scripted"
+	want := []point{
+		{Attrs: resp + " gen_ai.token.type=input", Count: 1, Sum: 7},
+		{Attrs: resp + " gen_ai.token.type=output", Count: 1, Sum: 3},
+	}
+	if d := cmp.Diff(want, got["gen_ai.client.token.usage ({token})"]); d != "" {
+		t.Errorf("token usage (-want +got):\n%s", d)
+	}
 }

@@ -320,11 +320,12 @@ func (t *tracer) startLM(ctx context.Context, c *call, i dspy.LMStartInfo) conte
 		}})
 	}
 	sp := st.(*spanStart)
-	opts := sp.opts
-	if attrs := t.requestAttrs(i); len(attrs) > 0 {
-		opts = append(opts[:len(opts):len(opts)], trace.WithAttributes(attrs...))
+	ctx, c.span = t.tr.Start(ctx, sp.name, sp.opts...)
+	if c.span.IsRecording() { // an unsampled call builds none of the rest
+		if attrs := t.requestAttrs(i); len(attrs) > 0 {
+			c.span.SetAttributes(attrs...)
+		}
 	}
-	ctx, c.span = t.tr.Start(ctx, sp.name, opts...)
 	return ctx
 }
 
@@ -403,10 +404,10 @@ func (t *tracer) startTool(ctx context.Context, c *call, i dspy.ToolStartInfo) c
 	if i.ToolCallID != "" {
 		attrs = append(attrs, semconv.GenAIToolCallID(i.ToolCallID))
 	}
-	if t.content {
-		attrs = append(attrs, semconv.GenAIToolCallArgumentsKey.String(toJSON(i.Args)))
-	}
 	ctx, c.span = t.tr.Start(ctx, "execute_tool "+i.Tool.Name(), trace.WithAttributes(attrs...))
+	if t.content && c.span.IsRecording() {
+		c.span.SetAttributes(semconv.GenAIToolCallArgumentsKey.String(toJSON(i.Args)))
+	}
 	return ctx
 }
 
@@ -446,7 +447,7 @@ func (t *tracer) toolEnd(ctx context.Context, i dspy.ToolEndInfo) {
 	if c == nil {
 		return
 	}
-	if i.Err == nil && t.content {
+	if i.Err == nil && t.content && c.span.IsRecording() {
 		c.span.SetAttributes(semconv.GenAIToolCallResultKey.String(toJSON(i.Result)))
 	}
 	t.fail(c.span, i.Err)
