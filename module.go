@@ -32,8 +32,9 @@ func Call(ctx context.Context, m Module, in Inputs) (*Prediction, error) {
 	if s.trackUsage {
 		frame.usage = &usageCounter{}
 	}
-	fire(ctx, &s, func(t *Trace) func(context.Context, ModuleStartInfo) { return t.ModuleStart },
-		ModuleStartInfo{CallInfo: info, Module: m, Inputs: in})
+	start := ModuleStartInfo{CallInfo: info, Module: m, Inputs: in}
+	ctx = derive(ctx, &s, start)
+	fire(ctx, &s, func(t *Trace) func(context.Context, ModuleStartInfo) { return t.ModuleStart }, start)
 	pred, err := m.Forward(ctx, in)
 	if err == nil && pred != nil && frame.usage != nil {
 		if _, isPredict := m.(*Predict); !isPredict {

@@ -194,8 +194,9 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 		}
 	}
 	if traced {
-		fire(ctx, s, func(t *Trace) func(context.Context, LMStartInfo) { return t.LMStart },
-			LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil})
+		begin := LMStartInfo{CallInfo: info, LM: model, Request: req, Stream: sink != nil}
+		ctx = derive(ctx, s, begin)
+		fire(ctx, s, func(t *Trace) func(context.Context, LMStartInfo) { return t.LMStart }, begin)
 	}
 	var resp *lm.Response
 	var start time.Time
@@ -203,15 +204,16 @@ func (p *Predict) run(ctx context.Context, s *settings, model lm.LM, adapter Ada
 		start = time.Now()
 	}
 	var first time.Duration // time to the first chunk
+	var chunks int
 	if sink != nil {
-		resp, first, err = streamLM(ctx, model, req, sink, start)
+		resp, first, chunks, err = streamLM(ctx, model, req, sink, start)
 	} else {
 		resp, err = model.Generate(ctx, req)
 	}
 	recordHistory(s, model, req, start, resp, err, sink != nil)
 	if traced {
 		fire(ctx, s, func(t *Trace) func(context.Context, LMEndInfo) { return t.LMEnd },
-			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err, Duration: time.Since(start), FirstChunk: first})
+			LMEndInfo{CallInfo: info, LM: model, Response: resp, Err: err, Duration: time.Since(start), FirstChunk: first, Chunks: chunks})
 	}
 	if err != nil {
 		return nil, err
@@ -268,18 +270,18 @@ func outputNames(sig *Signature) []string {
 }
 
 // streamLM streams the LM reply into sink and assembles the response. With
-// a non-zero start it reports the time from start to the first chunk.
-func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook.Chunks, start time.Time) (resp *lm.Response, first time.Duration, err error) {
+// a non-zero start it reports the time from start to the first chunk; n is
+// the number of chunks received.
+func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook.Chunks, start time.Time) (resp *lm.Response, first time.Duration, n int, err error) {
 	defer func() { sink.Close(err) }()
 	var acc lm.Accumulator
-	n := 0
 	for c, serr := range model.Stream(ctx, req) {
 		if serr != nil {
 			var se *lm.StreamError
 			if n == 0 || errors.As(serr, &se) {
-				return nil, first, serr // a provider's StreamError already holds the partial reply
+				return nil, first, n, serr // a provider's StreamError already holds the partial reply
 			}
-			return nil, first, &lm.StreamError{Partial: acc.Response(), Err: serr}
+			return nil, first, n, &lm.StreamError{Partial: acc.Response(), Err: serr}
 		}
 		if n == 0 && !start.IsZero() {
 			first = time.Since(start)
@@ -287,9 +289,9 @@ func streamLM(ctx context.Context, model lm.LM, req *lm.Request, sink streamhook
 		n++
 		acc.Add(c)
 		if err := sink.Chunk(c); err != nil {
-			return nil, first, err
+			return nil, first, n, err
 		}
 	}
 	r := acc.Response()
-	return &r, first, nil
+	return &r, first, n, nil
 }

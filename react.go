@@ -303,8 +303,9 @@ func (r *ReAct) step(ctx context.Context, run *reactRun, i int) (done bool, err 
 		return iterate(ctx, run)
 	}
 	ctx, _, info := beginCall(ctx)
-	fire(ctx, &s, func(t *Trace) func(context.Context, StepStartInfo) { return t.StepStart },
-		StepStartInfo{CallInfo: info, Module: r, Index: i})
+	start := StepStartInfo{CallInfo: info, Module: r, Index: i}
+	ctx = derive(ctx, &s, start)
+	fire(ctx, &s, func(t *Trace) func(context.Context, StepStartInfo) { return t.StepStart }, start)
 	n := len(run.steps)
 	done, err = iterate(ctx, run)
 	fire(ctx, &s, func(t *Trace) func(context.Context, StepEndInfo) { return t.StepEnd },

@@ -163,8 +163,9 @@ func (t *Tool) call(ctx context.Context, toolCallID string, args map[string]any)
 		return t.run(ctx, args)
 	}
 	ctx, _, info := beginCall(ctx)
-	fire(ctx, &s, func(tr *Trace) func(context.Context, ToolStartInfo) { return tr.ToolStart },
-		ToolStartInfo{CallInfo: info, Tool: t, Args: args, ToolCallID: toolCallID})
+	begin := ToolStartInfo{CallInfo: info, Tool: t, Args: args, ToolCallID: toolCallID}
+	ctx = derive(ctx, &s, begin)
+	fire(ctx, &s, func(tr *Trace) func(context.Context, ToolStartInfo) { return tr.ToolStart }, begin)
 	start := time.Now()
 	res, err := t.run(ctx, args)
 	fire(ctx, &s, func(tr *Trace) func(context.Context, ToolEndInfo) { return tr.ToolEnd },

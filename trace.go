@@ -35,7 +35,37 @@ type Trace struct {
 	// for, which are nested in the step (their ParentID is its ID).
 	StepStart func(ctx context.Context, info StepStartInfo)
 	StepEnd   func(ctx context.Context, info StepEndInfo)
+
+	// Context, when set, returns the context a starting call runs with. It
+	// is called as a module, LM, tool or step call starts, before the
+	// call's Start hook, with that hook's info (a ModuleStartInfo,
+	// LMStartInfo, ToolStartInfo or StepStartInfo); the call's hooks and
+	// everything the call does, on any goroutine, get the context it
+	// returns. This is how a tracer makes its span the parent of what the
+	// call runs (the LM's HTTP request, an instrumented client in a tool),
+	// as gRPC's stats.Handler.TagRPC does. It must return ctx or a context
+	// derived from it; nil keeps ctx. The Format hooks of an LM call fire
+	// before its LMStart and so see the context before it.
+	Context func(ctx context.Context, info StartInfo) context.Context
 }
+
+// StartInfo is what Trace.Context learns of a starting call: a
+// ModuleStartInfo, LMStartInfo, ToolStartInfo or StepStartInfo (use a type
+// switch).
+type StartInfo interface {
+	// Call returns the call's identity.
+	Call() CallInfo
+	startInfo()
+}
+
+func (i ModuleStartInfo) Call() CallInfo { return i.CallInfo }
+func (i LMStartInfo) Call() CallInfo     { return i.CallInfo }
+func (i ToolStartInfo) Call() CallInfo   { return i.CallInfo }
+func (i StepStartInfo) Call() CallInfo   { return i.CallInfo }
+func (ModuleStartInfo) startInfo()       {}
+func (LMStartInfo) startInfo()           {}
+func (ToolStartInfo) startInfo()         {}
+func (StepStartInfo) startInfo()         {}
 
 // CallInfo identifies one hooked call. IDs are unique within the process;
 // ParentID is the ID of the enclosing call, 0 at the top.
@@ -80,6 +110,9 @@ type LMEndInfo struct {
 	// chunk (time to first token); 0 for a blocking call or a stream that
 	// failed before any chunk.
 	FirstChunk time.Duration
+	// Chunks is the number of chunks a streamed reply delivered (0 for a
+	// blocking call).
+	Chunks int
 }
 
 // FormatStartInfo describes an adapter about to build a prompt.
@@ -207,6 +240,31 @@ func fire[I any](ctx context.Context, s *settings, pick func(*Trace) func(contex
 	}
 }
 
+// derive runs the Context hooks of s's traces for a starting call and
+// returns the context the call goes on with.
+func derive[I StartInfo](ctx context.Context, s *settings, info I) context.Context {
+	for _, t := range s.traces {
+		if t != nil && t.Context != nil {
+			ctx = safeContext(ctx, s, t.Context, info)
+		}
+	}
+	return ctx
+}
+
+func safeContext(ctx context.Context, s *settings, h func(context.Context, StartInfo) context.Context, info StartInfo) (out context.Context) {
+	out = ctx
+	defer func() {
+		if r := recover(); r != nil {
+			out = ctx
+			s.logger.ErrorContext(ctx, "dspy: trace hook panicked", "hook", "Context", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	if c := h(ctx, info); c != nil {
+		out = c
+	}
+	return out
+}
+
 func safeHook[I any](ctx context.Context, s *settings, h func(context.Context, I), info I) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -238,6 +296,25 @@ func (a *Trace) Compose(b *Trace) *Trace {
 		ToolEnd:     compose(a.ToolEnd, b.ToolEnd),
 		StepStart:   compose(a.StepStart, b.StepStart),
 		StepEnd:     compose(a.StepEnd, b.StepEnd),
+		Context:     composeContext(a.Context, b.Context),
+	}
+}
+
+func composeContext(f, g func(context.Context, StartInfo) context.Context) func(context.Context, StartInfo) context.Context {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(ctx context.Context, i StartInfo) context.Context {
+		if c := f(ctx, i); c != nil {
+			ctx = c
+		}
+		if c := g(ctx, i); c != nil {
+			ctx = c
+		}
+		return ctx
 	}
 }
 

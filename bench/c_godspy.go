@@ -1,4 +1,4 @@
-//go:build !bench_only || bench_godspy
+//go:build !bench_only || bench_godspy || bench_godspyotel
 
 package main
 

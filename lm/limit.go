@@ -113,8 +113,11 @@ func (l *Limited) Stream(ctx context.Context, req *Request) iter.Seq2[Chunk, err
 // most the token bucket's burst) and on the shared quota.
 type estimate struct{ local, quota int }
 
-func (l *Limited) acquire(ctx context.Context, req *Request) (estimate, error) {
-	var est estimate
+func (l *Limited) acquire(ctx context.Context, req *Request) (est estimate, err error) {
+	if tr := ContextTrace(ctx); tr != nil && tr.LimitWait != nil && (l.tpm != nil || l.rpm != nil || l.sem != nil || l.quota != nil) {
+		start := time.Now()
+		defer func() { tr.LimitWait(ctx, LimitWaitInfo{Duration: time.Since(start), Err: err}) }()
+	}
 	if l.tpm != nil || l.quota != nil {
 		est.quota = estimateTokens(req)
 	}

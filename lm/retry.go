@@ -177,7 +177,11 @@ func (p RetryPolicy) wait(ctx context.Context, n int, h http.Header, err error) 
 	if n >= p.Retries() || !Retryable(err) || ctx.Err() != nil {
 		return err
 	}
-	t := time.NewTimer(p.Delay(n, h))
+	d := p.Delay(n, h)
+	if tr := ContextTrace(ctx); tr != nil && tr.Retry != nil {
+		tr.Retry(ctx, RetryInfo{Attempt: n + 1, Err: err, Delay: d})
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

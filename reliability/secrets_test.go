@@ -26,6 +26,11 @@ import (
 	"github.com/godspy/dspy/lm/history"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
+
+	"github.com/godspy/dspy/dspytest"
+	dspyotel "github.com/godspy/dspy/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // canary is a fake API key no output may contain.
@@ -539,4 +544,98 @@ func TestSecretsNotInErrorChains(t *testing.T) {
 		row(t, areaSecret, "both providers, blocking and streaming, over a RoundTripper whose errors echo the request headers (Authorization / x-api-key): returned from RoundTrip (wrapped reset; errors.Join with a net.OpError), and from the body read before and after the first chunk",
 			"no error reachable through Unwrap / Unwrap() []error holds the key in its text, %+v or %#v; errors.Is(ECONNRESET / ECONNREFUSED / io.ErrUnexpectedEOF), errors.As(*url.Error, net.Error, *lm.StreamError) and lm.Retryable still hold")
 	}
+}
+
+// TestSecretsNotInSpans runs requests through lm/openai with the fake key
+// under the OpenTelemetry trace, content capture on (prompts, replies and
+// tool arguments recorded): blocking and streamed calls that succeed
+// against dspytest's server (which requires the key), a retried 429, and
+// the echo provider's 401, 500, mid-stream and malformed answers that
+// carry the key back. No exported span may hold it: not its name, an
+// attribute, an event (name or attribute), a status, a link or the
+// resource.
+func TestSecretsNotInSpans(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(context.Background())
+	trace := dspyotel.NewTrace(dspyotel.WithTracerProvider(tp), dspyotel.WithContentCapture(true))
+	ctx := dspy.WithSettings(t.Context(), dspy.WithTrace(trace))
+
+	good := dspytest.NewServer(dspytest.WithRequiredAPIKey(canary))
+	defer good.Close()
+	good.Enqueue(dspytest.Answer{Fault: dspytest.FaultRateLimit}, dspytest.Answer{Text: dspytest.ChatReply("answer", "fine")},
+		dspytest.Answer{Text: dspytest.ChatReply("answer", "streamed fine")})
+	model, err := dspy.NewLM("openai/gpt-4o-mini", dspy.WithBaseURL(good.URL()), dspy.WithAPIKey(canary), dspy.WithRetry(fastRetry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := dspy.NewPredict("question -> answer", dspy.WithLM(model))
+	if _, err := p.Call(ctx, dspy.Inputs{"question": "blocking"}); err != nil {
+		t.Fatalf("blocking call with the right key: %v", err)
+	}
+	prog := streaming.MustStreamify(p, streaming.WithListeners(streaming.NewListener("answer")))
+	for _, err := range prog.Stream(ctx, dspy.Inputs{"question": "streamed"}) {
+		if err != nil {
+			t.Fatalf("streamed call with the right key: %v", err)
+		}
+	}
+
+	srv := echoProvider(t, false)
+	for _, fault := range []string{"401", "500", "midstream", "malformed"} {
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		m, err := dspy.NewLM("openai/model-y", dspy.WithBaseURL(srv.URL), dspy.WithAPIKey(canary),
+			dspy.WithHTTPClient(&http.Client{Transport: faultHeader{fault, tr}}), dspy.WithRetry(lm.NoRetry()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := dspy.NewPredict("question -> answer", dspy.WithLM(m))
+		if _, err := p.Call(ctx, dspy.Inputs{"question": fault}); err == nil {
+			t.Errorf("%s: blocking call succeeded, want the fault", fault)
+		}
+		prog := streaming.MustStreamify(p, streaming.WithListeners(streaming.NewListener("answer")))
+		for range prog.Stream(ctx, dspy.Inputs{"question": fault + " streamed"}) {
+		}
+	}
+
+	var ev evidence
+	got := spans.GetSpans()
+	if len(got) < 10 {
+		t.Fatalf("%d spans exported, want the module and LM spans of every call", len(got))
+	}
+	retried := false
+	for _, s := range got {
+		where := "span " + s.Name
+		ev.add(where+" name", "%s", s.Name)
+		for _, kv := range s.Attributes {
+			ev.add(where+" attribute "+string(kv.Key), "%s=%s", kv.Key, kv.Value.String())
+		}
+		for _, e := range s.Events {
+			retried = retried || e.Name == "godspy.lm.retry"
+			ev.add(where+" event "+e.Name, "%s", e.Name)
+			for _, kv := range e.Attributes {
+				ev.add(where+" event "+e.Name+" "+string(kv.Key), "%s=%s", kv.Key, kv.Value.String())
+			}
+		}
+		ev.add(where+" status", "%s %s", s.Status.Code, s.Status.Description)
+		for _, l := range s.Links {
+			for _, kv := range l.Attributes {
+				ev.add(where+" link", "%s=%s", kv.Key, kv.Value.String())
+			}
+		}
+		for _, kv := range s.Resource.Attributes() {
+			ev.add(where+" resource", "%s=%s", kv.Key, kv.Value.String())
+		}
+	}
+	if !retried {
+		t.Error("no span recorded the retry of the 429: the retry path was not exercised")
+	}
+	if l := ev.leaks(); len(l) > 0 {
+		t.Errorf("the API key is in exported spans: %q", l)
+	}
+	if t.Failed() {
+		return
+	}
+	row(t, areaSecret, "openai: the OpenTelemetry trace with content capture on; calls that succeed (blocking, streamed, after a 429) and the echo provider's 401, 500, mid-stream and malformed answers carrying the key",
+		"absent from every exported span: names, attributes (prompts and replies included), events, statuses, links, resource")
 }

@@ -99,4 +99,22 @@
 // LM how to use a real one. A .env file in the working directory is read
 // first (KEY=VALUE lines, as python-dotenv's load_dotenv does); it never
 // overrides a variable that is already set.
+//
+// # OpenTelemetry
+//
+// Both commands trace and measure the run with package otel when the
+// standard OpenTelemetry variables ask for it (exporters chosen by
+// go.opentelemetry.io/contrib/exporters/autoexport):
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 dspy ask "Why is the sky blue?"
+//	OTEL_TRACES_EXPORTER=console dspy ask "Why is the sky blue?"
+//
+// Traces are on when OTEL_TRACES_EXPORTER or an OTLP endpoint
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set,
+// metrics when OTEL_METRICS_EXPORTER or an OTLP endpoint (..._METRICS_...)
+// is; OTEL_SERVICE_NAME names the service (default dspy), and
+// OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true records prompts
+// and replies. With none of them set, or OTEL_SDK_DISABLED=true, nothing of
+// OpenTelemetry runs. Spans are flushed before the command exits; dspy
+// serve continues the trace of a request's traceparent header.
 package main

@@ -66,6 +66,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return exitUsage
 	}
 	var err error
+	if args[0] == "ask" || args[0] == "serve" {
+		tel, err := startTelemetry(ctx, getenv) // OTEL_* variables; nil when none is set
+		if err != nil {
+			fmt.Fprintln(stderr, "dspy:", err)
+			return exitUsage
+		}
+		defer func() {
+			if err := tel.shutdown(ctx); err != nil {
+				fmt.Fprintln(stderr, "dspy: flushing telemetry:", err)
+			}
+		}()
+		ctx = tel.context(ctx)
+	}
 	switch args[0] {
 	case "ask":
 		return runAsk(ctx, args[1:], stdout, stderr, getenv)

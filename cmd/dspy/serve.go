@@ -16,6 +16,7 @@ import (
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/mcp"
+	dspyotel "github.com/godspy/dspy/otel"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -60,6 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	// On loopback the person at the page runs the server: show them why a
 	// run failed. Elsewhere clients get the user-facing message alone.
 	s.errorDetail = isLoopback(ln.Addr())
+	s.continueTraces = telemetryOn(ctx)
 	fmt.Fprintln(stdout, prog.lm.banner)
 	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events, /api/chat for the AI SDK's useChat. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
@@ -82,7 +84,10 @@ type server struct {
 	mcp   *mcp.Server // --serve-mcp: at /mcp
 	// errorDetail shows clients the cause of a failed run (loopback only).
 	errorDetail bool
-	stats       struct {
+	// continueTraces makes a run's spans children of the caller's
+	// traceparent (telemetry on).
+	continueTraces bool
+	stats          struct {
 		started, completed, cancelled atomic.Int64
 	}
 }
@@ -99,8 +104,14 @@ func (s *server) handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	opts := []streaming.HandlerOption{streaming.WithLogger(s.log), streaming.WithErrorDetail(s.errorDetail)}
-	mux.Handle("/v1/stream", s.observe(streaming.Handler(s.prog.stream, opts...)))
-	mux.Handle("/api/chat", s.observe(streaming.UIMessageHandler(s.prog.stream, opts...)))
+	traced := func(h http.Handler) http.Handler {
+		if s.continueTraces {
+			return dspyotel.Handler(h)
+		}
+		return h
+	}
+	mux.Handle("/v1/stream", traced(s.observe(streaming.Handler(s.prog.stream, opts...))))
+	mux.Handle("/api/chat", traced(s.observe(streaming.UIMessageHandler(s.prog.stream, opts...))))
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {
 		mux.HandleFunc("GET /debug/stats", s.statsHandler)
