@@ -68,7 +68,10 @@ func (a ChatAdapter) Format(sig *Signature, demos []Example, in Inputs, req *lm.
 		return err
 	}
 	p := a.parts(sig)
-	m := messages{adapter: "ChatAdapter", system: p.system, reminder: p.reminder, section: chatSection, assistant: a.assistant}
+	m := messages{adapter: "ChatAdapter", system: p.system, reminder: p.reminder, section: chatSection, assistant: chatAssistant}
+	if a.Layout == LayoutDSPy25 {
+		m.assistant = chatAssistant25
+	}
 	if a.Layout == LayoutDSPy25 {
 		m.demoReminder, m.placeholders = p.reminder, true // current DSPy repeats no reminder in demos
 	}
@@ -176,17 +179,24 @@ func (a ChatAdapter) writeReminder(b *strings.Builder, sig *Signature) {
 	}
 }
 
-// assistant builds a demo's assistant turn.
-func (a ChatAdapter) assistant(sig *Signature, vals map[string]any, missing any) (string, error) {
+// chatAssistant builds a demo's assistant turn in current DSPy's layout,
+// chatAssistant25 in DSPy 2.5's (no newline after the completed marker).
+// They are functions, not a method value: one bound to the adapter would
+// be allocated on every Format.
+func chatAssistant(sig *Signature, vals map[string]any, missing any) (string, error) {
+	s, err := chatAssistant25(sig, vals, missing)
+	if err != nil {
+		return "", err
+	}
+	return s + "\n", nil
+}
+
+func chatAssistant25(sig *Signature, vals map[string]any, missing any) (string, error) {
 	s, err := outputSections(sig, vals, missing, chatSection)
 	if err != nil {
 		return "", err
 	}
-	s += "\n\n[[ ## completed ## ]]"
-	if a.Layout != LayoutDSPy25 {
-		s += "\n"
-	}
-	return s, nil
+	return s + "\n\n[[ ## completed ## ]]", nil
 }
 
 // Parse splits text into `[[ ## name ## ]]` sections and returns the output
