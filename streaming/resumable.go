@@ -217,6 +217,12 @@ type resumableRun struct {
 	cancel  context.CancelCauseFunc // the run
 	abandon context.CancelFunc      // the writer: gives the stream up
 	last    uint64                  // id of the last event, stored or not
+	// actx bounds Appends (one that flushes may wait on the store), until
+	// actxUntil; renewed as it nears its end, so that an event costs no
+	// context of its own.
+	actx       context.Context
+	actxCancel context.CancelFunc
+	actxUntil  time.Time
 	lost    atomic.Bool             // the store cannot keep the stream any more
 	done    chan struct{}           // closed when the run has ended
 }
@@ -338,6 +344,9 @@ func (rr *resumableRun) run(ctx context.Context, in dspy.Inputs) {
 			rr.append(ctx, bytes.Clone(f))
 		}
 	}()
+	if rr.actxCancel != nil {
+		rr.actxCancel()
+	}
 	rr.end(ctx, end, final)
 }
 
@@ -348,7 +357,7 @@ func (rr *resumableRun) run(ctx context.Context, in dspy.Inputs) {
 func (rr *resumableRun) append(ctx context.Context, data []byte) {
 	id := rr.last + 1
 	if !rr.lost.Load() {
-		got, err := rr.w.Append(ctx, data)
+		got, err := rr.w.Append(rr.appendContext(ctx), data)
 		switch {
 		case err == nil:
 			id = got
@@ -357,12 +366,32 @@ func (rr *resumableRun) append(ctx context.Context, data []byte) {
 		case errors.Is(err, resume.ErrTooLarge), errors.Is(err, resume.ErrFull):
 			rr.cancel(err) // the run ends with this error, kept in the store
 			return
+		case ctx.Err() != nil:
+			return // the run is ending (a shutdown): End records how
 		default:
 			rr.loseStore(ctx, err)
 		}
 	}
 	rr.last = id
 	_ = rr.sw.write(id, data) // a client that cannot be written to has left
+}
+
+// appendTimeout bounds an Append: a store that takes longer is lost for
+// this stream, and the run goes on for its client.
+const appendTimeout = time.Second
+
+// appendContext returns a context whose deadline is between half of
+// appendTimeout and appendTimeout from now.
+func (rr *resumableRun) appendContext(ctx context.Context) context.Context {
+	now := time.Now()
+	if rr.actx == nil || rr.actxUntil.Sub(now) < appendTimeout/2 {
+		if rr.actxCancel != nil {
+			rr.actxCancel()
+		}
+		rr.actxUntil = now.Add(appendTimeout)
+		rr.actx, rr.actxCancel = context.WithDeadline(ctx, rr.actxUntil)
+	}
+	return rr.actx
 }
 
 // loseStore gives the stream up after its store failed: the writer is
@@ -383,7 +412,7 @@ func (rr *resumableRun) loseStore(ctx context.Context, err error) {
 }
 
 // endTimeout bounds the write of a stream's terminal record.
-const endTimeout = 5 * time.Second
+const endTimeout = 2 * time.Second
 
 // end writes the terminal record and the client's last events. A stopped
 // stream's record is the store's stop marker: its id is the one after the
