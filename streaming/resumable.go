@@ -223,8 +223,8 @@ type resumableRun struct {
 	actx       context.Context
 	actxCancel context.CancelFunc
 	actxUntil  time.Time
-	lost    atomic.Bool             // the store cannot keep the stream any more
-	done    chan struct{}           // closed when the run has ended
+	lost       atomic.Bool   // the store cannot keep the stream any more
+	done       chan struct{} // closed when the run has ended
 }
 
 // startResumable starts a resumable run for r and serves its client until
