@@ -92,11 +92,16 @@ func WithKeepAlive(d time.Duration) HandlerOption {
 // "step_start", "step_end", and "custom" for Emit. docs/sse.md specifies
 // the wire format (version SSEVersion).
 //
+// Every event but the final "data: [DONE]" has an SSE id (1, 2, 3, ...),
+// and a keep-alive comment is sent when the stream was silent for a while
+// (WithKeepAlive), so that proxies with idle timeouts do not cut it.
+//
 // A missing or unknown input field, or one whose value does not fit the
 // signature's type, is a 400 naming it (and the type wanted and what
 // came); a History input may be left out (no earlier turns). A body over
 // the limit is a 413. When the client goes away, the run and its LM
-// requests are cancelled.
+// requests are cancelled, unless the handler has WithResume: its runs go
+// on, kept in a store, for the client to resume from any replica.
 func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	cfg := newHandlerConfig(p, opts)
 	return &handler{p: p, cfg: cfg, sig: signatureOf(p)}
