@@ -30,9 +30,6 @@ type fleetFlags struct {
 	maxRuns  int
 }
 
-// Values of --cache.
-var cacheNames = []string{"memory", "redis", "off"}
-
 func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.redisURL, "redis", "", `a Redis server shared by the replicas ("redis://[:password@]host:6379/0", "rediss://..." for TLS): resumable streams readable and stoppable from any replica, the --rpm/--tpm quota shared, and the LM cache with --cache redis; without it streams are resumable within this process`)
 	fs.StringVar(&f.cache, "cache", "", `the LM cache: memory (each process its own), redis (memory in front of --redis, shared by the fleet), off; default redis with --redis, else memory`)
