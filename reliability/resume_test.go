@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/internal/redistest"
@@ -566,6 +568,9 @@ func TestFleetRedisOutageDuringStream(t *testing.T) {
 	if text.String() != strings.TrimSpace(strings.Repeat("tide ", 200)) || all[n-2].name != "prediction" || all[n-1].data != "[DONE]" {
 		t.Fatalf("the client that started the run got %q ... ending %+v, want the whole answer, the prediction, [DONE]", text.String()[:min(40, text.Len())], all[max(0, n-2):])
 	}
+	if clientDone > 5*time.Second {
+		t.Errorf("the client's stream ended %v after Redis was killed: the outage stalled it (want under 5 s; an Append waits at most 1 s)", clientDone)
+	}
 	for i, ev := range all[:n-1] {
 		if ev.id != fmt.Sprint(i+1) {
 			t.Fatalf("event %d has id %q, want %d (ids go on when the store is lost)", i, ev.id, i+1)
@@ -598,4 +603,57 @@ func TestFleetRedisOutageDuringStream(t *testing.T) {
 	row(t, areaFleet, "Redis killed while a resumable stream runs on replica A, a follower reading it on replica B",
 		fmt.Sprintf("the client on A gets the whole stream (%d events, ids 1..%d, the prediction, [DONE]), done %v after the kill (an Append waits at most 1 s for the store, then the run goes on without it); the follower on B is cut without [DONE] (to reconnect) %v after the kill; a reconnect is a 503 while Redis is down (%v); a POST during the outage is served whole, not resumable (no `stream` event)",
 			n, n-1, clientDone.Round(10*time.Millisecond), followerCut.Round(10*time.Millisecond), getTook.Round(10*time.Millisecond)))
+}
+
+// TestFleetRedisHungDuringStream: Redis stops answering (CLIENT PAUSE
+// ALL, as a hung server) while a resumable stream runs: the client that
+// started it still gets the whole stream, late by about the 1 s an Append
+// may wait for the store, not by the outage.
+func TestFleetRedisHungDuringStream(t *testing.T) {
+	rs := redistest.Start(t)
+	lmSrv := dspytest.NewServer(dspytest.WithResponder(func(*dspytest.ChatRequest) dspytest.Answer {
+		return dspytest.Answer{Text: dspytest.ChatReply("answer", strings.Repeat("tide ", 200))}
+	}), dspytest.WithChunkBytes(5), dspytest.WithChunkDelay(3*time.Millisecond))
+	defer lmSrv.Close()
+	a := newReplica(t, rs.Addr, "hung:", lmSrv.URL())
+	c := testHTTPClient(t)
+	resp, err := postStream(t.Context(), c, a.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	head, err := readWire(br, 10)
+	if err != nil || len(head) != 10 {
+		t.Fatalf("read %d events: %v", len(head), err)
+	}
+	const pause = 6 * time.Second
+	admin := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer admin.Close()
+	if err := admin.Do(t.Context(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	hung := time.Now()
+	rest, err := readWire(br, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(hung)
+	all := append(head, rest...)
+	n := len(all)
+	if all[n-2].name != "prediction" || all[n-1].data != "[DONE]" {
+		t.Fatalf("the stream ends %+v, want the prediction, [DONE]", all[max(0, n-2):])
+	}
+	for i, ev := range all[:n-1] {
+		if ev.id != fmt.Sprint(i+1) {
+			t.Fatalf("event %d has id %q, want %d", i, ev.id, i+1)
+		}
+	}
+	if took > 3*time.Second {
+		t.Errorf("the stream ended %v after Redis hung (for %v): the outage stalled it (want under 3 s)", took, pause)
+	}
+	// Let the pause end before the cleanup talks to Redis.
+	time.Sleep(time.Until(hung.Add(pause)))
+	row(t, areaFleet, fmt.Sprintf("Redis hung (CLIENT PAUSE ALL for %v) while a resumable stream runs", pause),
+		fmt.Sprintf("the client gets the whole stream (%d events, ids 1..%d, the prediction, [DONE]) %v after Redis hung: an Append waits at most 1 s, then the stream is given up and the run goes on without the store", n, n-1, took.Round(10*time.Millisecond)))
 }
