@@ -66,8 +66,10 @@
 // memory in front of Redis, shared by the fleet. Redis must answer when
 // serve starts. If it fails later, streams in progress go on for the
 // clients that started them (they can no longer be resumed elsewhere), new
-// ones are served without resumption, calls skip the cache, and the quota
-// falls back to each replica's own limit. Without --redis, streams are
+// ones are served without resumption, calls skip the cache, and each
+// replica keeps to the whole quota on its own (lm/redislimit's fallback),
+// so the fleet together may exceed it until Redis is back. Without
+// --redis, streams are
 // resumable within the process, and --rpm and --tpm are its own.
 //
 // With --serve-mcp, serve also serves the program as an MCP tool over
