@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -674,4 +675,157 @@ func TestKeepAliveOff(t *testing.T) {
 	})
 }
 
-var _ = errors.Is
+
+// failingStore fails: Create when failCreate, and every Append after the
+// first appends of a stream.
+type failingStore struct {
+	resume.Store
+	failCreate atomic.Bool
+	appends    atomic.Int64
+}
+
+type failingWriter struct {
+	resume.Writer
+	left int
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *failingStore) Create(ctx context.Context, id string) (resume.Writer, error) {
+	if s.failCreate.Load() {
+		return nil, errStoreDown
+	}
+	w, err := s.Store.Create(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &failingWriter{Writer: w, left: int(s.appends.Load())}, nil
+}
+
+func (w *failingWriter) Append(ctx context.Context, data []byte) (uint64, error) {
+	if w.left <= 0 {
+		return 0, errStoreDown
+	}
+	w.left--
+	return w.Writer.Append(ctx, data)
+}
+
+// TestResumeStoreFails: a store that fails mid-run gives the stream up
+// (followers are told it was lost) while the client that started it gets
+// every event and the end; a store that cannot create a stream serves the
+// run without resumption.
+func TestResumeStoreFails(t *testing.T) {
+	lmSrv := dspytest.NewServer(dspytest.WithResponder(func(*dspytest.ChatRequest) dspytest.Answer {
+		return dspytest.Answer{Text: dspytest.ChatReply("answer", "one two three four five six seven eight nine ten")}
+	}), dspytest.WithChunkBytes(4), dspytest.WithChunkDelay(5*time.Millisecond))
+	defer lmSrv.Close()
+	model := openai.New("m", openai.WithBaseURL(lmSrv.URL()), openai.WithAPIKey("sk-test"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	mem := resume.NewMemory()
+	fs := &failingStore{Store: mem}
+	fs.appends.Store(4)
+	runs := streaming.NewRuns(fs)
+	defer runs.Shutdown(context.Background())
+	h := withLMServer(streaming.Handler(prog, streaming.WithResume(runs), streaming.WithLogger(slog.New(slog.DiscardHandler))), model)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/stream", h)
+	mux.Handle("/v1/stream/{id}", h)
+	srv := serve(t, mux)
+
+	resp, err := http.Post(srv.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "q?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	er := newEventReader(resp.Body)
+	first, _ := er.next()
+	id := streamIDOf(t, first)
+	follow, err := http.Get(srv.URL + "/v1/stream/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := er.all()
+	resp.Body.Close()
+	all := append([]wireEvent{first}, rest...)
+	n := len(all)
+	if n < 3 || all[n-2].Name != "prediction" || all[n-1].Data != "[DONE]" {
+		t.Fatalf("the client's stream ends %+v, want the prediction, [DONE]", all[max(0, n-2):])
+	}
+	for i, ev := range all[:n-1] {
+		if ev.ID != strconv.Itoa(i+1) {
+			t.Fatalf("event %d has id %q, want %d: ids go on without the store", i, ev.ID, i+1)
+		}
+	}
+	fw, _ := newEventReader(follow.Body).all()
+	follow.Body.Close()
+	m := len(fw)
+	if m < 2 || fw[m-2].Name != "error" || fw[m-2].ID != "" || !strings.Contains(fw[m-2].Data, "stopped before it finished") || fw[m-1].Data != "[DONE]" {
+		t.Errorf("the follower's stream ends %+v, want the lost-stream error, [DONE]", fw[max(0, m-2):])
+	}
+	if m-2 != 4 {
+		t.Errorf("the follower got %d events before the error, want the 4 stored", m-2)
+	}
+
+	// A client that left, then the store failed: nobody can read the
+	// rest, so the run is cancelled.
+	lmLong := dspytest.NewServer(dspytest.WithAnswers(dspytest.Answer{Text: dspytest.ChatReply("answer", strings.Repeat("word ", 2000))}),
+		dspytest.WithChunkBytes(5), dspytest.WithChunkDelay(2*time.Millisecond))
+	defer lmLong.Close()
+	longModel := openai.New("m", openai.WithBaseURL(lmLong.URL()), openai.WithAPIKey("sk-test"))
+	fs.appends.Store(20)
+	h2 := withLMServer(streaming.Handler(prog, streaming.WithResume(runs), streaming.WithLogger(slog.New(slog.DiscardHandler))), longModel)
+	srv2 := serve(t, h2)
+	ctx, leave := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv2.URL, strings.NewReader(`{"question": "q?"}`))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newEventReader(resp.Body).next()
+	leave()
+	resp.Body.Close()
+	waitFor(t, 5*time.Second, "the run whose store failed after its client left to be cancelled", func() bool { return lmLong.Disconnects() == 1 })
+
+	fs.failCreate.Store(true)
+	resp, err = http.Post(srv.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "q?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := newEventReader(resp.Body).all()
+	resp.Body.Close()
+	k := len(evs)
+	if resp.Header.Get("X-Stream-Id") != "" || k < 2 || evs[0].Name == "stream" || evs[k-2].Name != "prediction" || evs[0].Retry != "" {
+		t.Errorf("with Create failing: X-Stream-Id %q, events %+v ... %+v; want the run served whole, not resumable", resp.Header.Get("X-Stream-Id"), evs[0], evs[max(0, k-2):])
+	}
+}
+
+// TestKeepAliveFollower: a client resuming a silent run gets keep-alives
+// too.
+func TestKeepAliveFollower(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		prog := streaming.MustStreamify(slowModule{40 * time.Second})
+		runs := streaming.NewRuns(resume.NewMemory())
+		h := streaming.Handler(prog, streaming.WithInputFields("question"), streaming.WithResume(runs))
+		post := &syncRecorder{header: http.Header{}}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(post, httptest.NewRequest("POST", "/v1/stream", strings.NewReader(`{"question": "q"}`)))
+		}()
+		synctest.Wait() // the stream event is written, the run waits
+		id := post.Header().Get("X-Stream-Id")
+		get := &syncRecorder{header: http.Header{}}
+		req := httptest.NewRequest("GET", "/v1/stream/"+id, nil)
+		req.SetPathValue("id", id)
+		req.Header.Set("Last-Event-ID", "1")
+		h.ServeHTTP(get, req)
+		<-done
+		runs.Shutdown(context.Background())
+		out := get.String()
+		if got := strings.Count(out, ": keep-alive\n\n"); got != 2 {
+			t.Errorf("%d keep-alive comments to the follower of a 40 s silent run, want 2:\n%s", got, out)
+		}
+		if !strings.Contains(out, "id: 2\nevent: prediction\n") || !strings.HasSuffix(out, "data: [DONE]\n\n") {
+			t.Errorf("the follower's stream:\n%s\nwant the prediction as event 2, then [DONE]", out)
+		}
+	})
+}
