@@ -46,6 +46,21 @@ type fleet struct {
 	lmOpts []dspy.LMOption
 	limits *lm.Limits // --rpm, --tpm
 	label  string     // for the banner: what is shared
+	where  string     // the Redis URL, without its password
+	// sharedCache: the LM cache is on Redis (the demo LM has no cache).
+	sharedCache bool
+}
+
+// banner says what the replica shares; demo: the LM is the demo LM.
+func (f *fleet) banner(demo bool) string {
+	if f.where == "" {
+		return f.label
+	}
+	l := f.label
+	if f.sharedCache && !demo {
+		l += ", LM cache"
+	}
+	return l + " shared on Redis at " + f.where
 }
 
 func (f *fleet) close() {
@@ -154,9 +169,7 @@ func openFleet(ctx context.Context, f fleetFlags, log *slog.Logger) (*fleet, err
 	if f.rpm > 0 || f.tpm > 0 {
 		fl.label += ", LM quota"
 	}
-	if f.cache == "redis" {
-		fl.label += ", LM cache"
-	}
-	fl.label += " shared on Redis at " + where
+	fl.sharedCache = f.cache == "redis"
+	fl.where = where
 	return fl, nil
 }

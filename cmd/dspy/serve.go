@@ -76,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	s.errorDetail = isLoopback(ln.Addr())
 	s.continueTraces = telemetryOn(ctx)
 	fmt.Fprintln(stdout, prog.lm.banner)
-	fmt.Fprintf(stdout, "Fleet: %s.\n", fl.label)
+	fmt.Fprintf(stdout, "Fleet: %s.\n", fl.banner(prog.lm.demo))
 	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events, /api/chat for the AI SDK's useChat. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
 	if s.mcp != nil {
