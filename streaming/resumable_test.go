@@ -829,3 +829,52 @@ func TestKeepAliveFollower(t *testing.T) {
 		}
 	})
 }
+
+// explodingModule panics mid-run.
+type explodingModule struct{}
+
+func (explodingModule) Forward(ctx context.Context, in dspy.Inputs) (*dspy.Prediction, error) {
+	streaming.Emit(ctx, "progress", 1)
+	panic("module exploded")
+}
+
+// TestResumeProgramPanics: a program that panics in a detached run ends
+// its stream with the internal error (a *dspy.PanicError from Stream),
+// stored for every reader; the process goes on.
+func TestResumeProgramPanics(t *testing.T) {
+	prog := streaming.MustStreamify(explodingModule{})
+	mem := resume.NewMemory()
+	runs := streaming.NewRuns(mem)
+	defer runs.Shutdown(context.Background())
+	srv := serve(t, streaming.Handler(prog, streaming.WithInputFields("question"), streaming.WithResume(runs),
+		streaming.WithLogger(slog.New(slog.DiscardHandler))))
+	resp, err := http.Post(srv.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "q"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := newEventReader(resp.Body).all()
+	resp.Body.Close()
+	want := []wireEvent{
+		{ID: "2", Name: "custom", Data: `{"predict_name":"","call_id":0,"name":"progress","data":1}`},
+		{ID: "3", Name: "error", Data: `{"error":"internal error"}`},
+		{Data: "[DONE]"},
+	}
+	if len(evs) != 4 {
+		t.Fatalf("events %+v", evs)
+	}
+	got := evs[1:]
+	got[0].Data = callIDs.ReplaceAllString(got[0].Data, `"call_id":0`)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stream of a panicking program (-want +got):\n%s", diff)
+	}
+	var last resume.Record
+	for r, err := range resume.Follow(t.Context(), mem, streamIDOf(t, evs[0]), 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r
+	}
+	if last.End != resume.EndFailed || string(last.Data) != "event: error\ndata: {\"error\":\"internal error\"}" {
+		t.Errorf("stored end %v %q, want the failed record with the internal error", last.End, last.Data)
+	}
+}
