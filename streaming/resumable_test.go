@@ -675,7 +675,6 @@ func TestKeepAliveOff(t *testing.T) {
 	})
 }
 
-
 // failingStore fails: Create when failCreate, and every Append after the
 // first appends of a stream.
 type failingStore struct {
