@@ -24,6 +24,16 @@
 // the wire format); UIMessageHandler serves it to the Vercel AI SDK's
 // useChat.
 //
+// # Resumable streams
+//
+// With WithResume(runs), Handler's runs outlive their requests: each
+// stream's events are kept in a resume.Store (the memory store for one
+// process, redisresume for a fleet) under a stream id, a client that
+// reconnects with Last-Event-ID, to any replica, reads the rest with no
+// gap and no duplicate, and a stop request reaches the run wherever it
+// runs. Runs, from NewRuns, owns those runs: it bounds how many go on and
+// for how long, and Shutdown cancels them and waits for them.
+//
 // # Trace events
 //
 // WithTraceEvents adds the run's structure, for a UI's timeline: LMStart

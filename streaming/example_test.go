@@ -119,15 +119,19 @@ func ExampleHandler() {
 	// Call ids are unique in the process, so they differ from run to run.
 	fmt.Print(regexp.MustCompile(`"call_id":\d+`).ReplaceAllString(string(body), `"call_id":N`))
 	// Output:
+	// id: 1
 	// event: chunk
 	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"H","is_last_chunk":false,"call_id":N}
 	//
+	// id: 2
 	// event: chunk
 	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"i!","is_last_chunk":false,"call_id":N}
 	//
+	// id: 3
 	// event: chunk
 	// data: {"predict_name":"self","signature_field_name":"answer","chunk":"","is_last_chunk":true,"call_id":N}
 	//
+	// id: 4
 	// event: prediction
 	// data: {"prediction":{"answer":"Hi!"},"usage":{"prompt_tokens":141,"completion_tokens":12,"total_tokens":153,"cached_tokens":0,"reasoning_tokens":0}}
 	//

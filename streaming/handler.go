@@ -9,11 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/lm"
+	"github.com/godspy/dspy/streaming/resume"
 )
+
+// DefaultKeepAlive is the keep-alive interval of Handler and
+// UIMessageHandler (WithKeepAlive).
+const DefaultKeepAlive = 15 * time.Second
 
 // HandlerOption configures Handler.
 type HandlerOption interface{ applyHandler(*handlerConfig) }
@@ -24,6 +31,8 @@ type handlerConfig struct {
 	inputs       []string
 	logger       *slog.Logger
 	errorDetail  bool
+	keepAlive    time.Duration
+	runs         *Runs // WithResume; nil: a run ends with its request
 }
 
 type handlerOptionFunc func(*handlerConfig)
@@ -65,6 +74,14 @@ func WithErrorDetail(on bool) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.errorDetail = on })
 }
 
+// WithKeepAlive sets how long a stream may be silent before the handler
+// sends a keep-alive comment (": keep-alive"), so that proxies and load
+// balancers with an idle timeout do not cut a stream while a tool or the
+// LM works. Default 15 s; 0 or less sends none.
+func WithKeepAlive(d time.Duration) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.keepAlive = d })
+}
+
 // Handler serves p over HTTP. A client POSTs a JSON object of inputs and
 // reads a text/event-stream of events: "status" ({"message": ...}), "chunk"
 // ({"predict_name", "signature_field_name", "chunk", "is_last_chunk",
@@ -75,18 +92,23 @@ func WithErrorDetail(on bool) HandlerOption {
 // "step_start", "step_end", and "custom" for Emit. docs/sse.md specifies
 // the wire format (version SSEVersion).
 //
+// Every event but the final "data: [DONE]" has an SSE id (1, 2, 3, ...),
+// and a keep-alive comment is sent when the stream was silent for a while
+// (WithKeepAlive), so that proxies with idle timeouts do not cut it.
+//
 // A missing or unknown input field, or one whose value does not fit the
 // signature's type, is a 400 naming it (and the type wanted and what
 // came); a History input may be left out (no earlier turns). A body over
 // the limit is a 413. When the client goes away, the run and its LM
-// requests are cancelled.
+// requests are cancelled, unless the handler has WithResume: its runs go
+// on, kept in a store, for the client to resume from any replica.
 func Handler(p *Program, opts ...HandlerOption) http.Handler {
 	cfg := newHandlerConfig(p, opts)
 	return &handler{p: p, cfg: cfg, sig: signatureOf(p)}
 }
 
 func newHandlerConfig(p *Program, opts []HandlerOption) handlerConfig {
-	cfg := handlerConfig{maxBody: 1 << 20, writeTimeout: 30 * time.Second}
+	cfg := handlerConfig{maxBody: 1 << 20, writeTimeout: 30 * time.Second, keepAlive: DefaultKeepAlive}
 	for _, o := range opts {
 		o.applyHandler(&cfg)
 	}
@@ -124,6 +146,14 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id := r.PathValue("id"); id != "" {
+		if h.cfg.runs == nil {
+			httpError(w, http.StatusNotFound, "this server keeps no streams to resume or stop")
+			return
+		}
+		h.serveStream(w, r, id)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		httpError(w, http.StatusMethodNotAllowed, "use POST with a JSON object of inputs")
@@ -134,14 +164,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, code, msg)
 		return
 	}
+	if h.cfg.runs != nil && h.startResumable(w, r, in) {
+		return
+	}
 
 	sw := newSSEWriter(w, h.cfg.writeTimeout, setEventStreamHeaders)
+	sw.ids = true
+	sw.keepAlive(h.cfg.keepAlive)
+	defer sw.close()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	for ev, err := range h.p.Stream(ctx, in) {
 		if err != nil {
 			var ie *dspy.InputError
-			if !sw.started && errors.As(err, &ie) {
+			if !sw.isStarted() && errors.As(err, &ie) {
+				sw.close()
 				httpError(w, http.StatusBadRequest, ie.Error())
 				return
 			}
@@ -171,14 +208,34 @@ func setEventStreamHeaders(hd http.Header) {
 	hd.Set("X-Accel-Buffering", "no") // proxies must not buffer the stream
 }
 
+// keepAliveComment is what the writer sends when nothing was written for a
+// keep-alive interval: an SSE comment, which clients ignore.
+var keepAliveComment = []byte(": keep-alive\n\n")
+
+// errWriterClosed: a write after the response was given up (the handler
+// returned, or an earlier write failed).
+var errWriterClosed = errors.New("streaming: response closed")
+
 // sseWriter writes one response's server-sent events. Every event of both
-// handlers goes through its event method.
+// handlers goes through it: event (an id it numbers itself) or frame and
+// write (an id from a resume.Writer). It is safe for concurrent use: a
+// keep-alive timer writes a comment when nothing else was written for a
+// while, and the run of a resumable stream writes from its own goroutine.
 type sseWriter struct {
+	mu      sync.Mutex
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 	headers func(http.Header)
 	started bool
+	closed  bool // no more writes: the handler returned, or a write failed
+	ids     bool // write an id line before each event
+	nextID  uint64
+	retry   time.Duration // sent once, before the first event, when > 0
+	last    time.Time     // of the last write
+	every   time.Duration // keep-alive interval; 0: none
+	timer   *time.Timer
+	pre     []byte // the id and retry lines of the event being written
 	buf     bytes.Buffer
 	enc     *json.Encoder // one per response: events are encoded per token
 }
@@ -192,15 +249,65 @@ func newSSEWriter(w http.ResponseWriter, timeout time.Duration, headers func(htt
 	return sw
 }
 
-// event writes one event, "event: NAME" (none when name is "") and "data:"
-// with payload as JSON (a string payload is written as it is), and flushes
-// it. The first event sends the response's status and headers.
-func (sw *sseWriter) event(name string, payload any) error {
-	if !sw.started {
-		sw.started = true
-		sw.headers(sw.w.Header())
-		sw.w.WriteHeader(http.StatusOK)
+// keepAlive sends a comment whenever nothing was written for d, from now
+// on (also before the first event: the headers go with it). close stops it.
+func (sw *sseWriter) keepAlive(d time.Duration) {
+	if d <= 0 {
+		return
 	}
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.every, sw.last = d, time.Now()
+	sw.timer = time.AfterFunc(d, sw.tick)
+}
+
+// tick is the keep-alive timer: a comment if the stream has been idle for
+// the interval, and the timer set again for when it next may be.
+func (sw *sseWriter) tick() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return
+	}
+	idle := time.Since(sw.last)
+	if idle >= sw.every {
+		if sw.send(keepAliveComment) != nil {
+			return
+		}
+		idle = 0
+	}
+	sw.timer.Reset(sw.every - idle)
+}
+
+// close gives the response up: later writes do nothing and fail. The
+// handler calls it before it returns.
+func (sw *sseWriter) close() {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.closed = true
+	if sw.timer != nil {
+		sw.timer.Stop()
+	}
+}
+
+// isStarted reports whether the response's headers were sent.
+func (sw *sseWriter) isStarted() bool {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.started
+}
+
+// frame encodes one event without its id line and blank line: "event:
+// NAME" (none when name is "") and "data:" with payload as JSON (a string
+// payload is written as it is). The bytes are valid until the next call.
+func (sw *sseWriter) frame(name string, payload any) ([]byte, error) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.encode(name, payload)
+}
+
+// encode is frame; sw.mu is held.
+func (sw *sseWriter) encode(name string, payload any) ([]byte, error) {
 	sw.buf.Reset()
 	if name != "" {
 		sw.buf.WriteString("event: ")
@@ -211,20 +318,103 @@ func (sw *sseWriter) event(name string, payload any) error {
 	if s, ok := payload.(string); ok {
 		sw.buf.WriteString(s)
 	} else if err := sw.enc.Encode(payload); err != nil {
-		return err
+		return nil, err
 	} else {
 		sw.buf.Truncate(sw.buf.Len() - 1) // Encode's newline
 	}
-	sw.buf.WriteString("\n\n")
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout)) // ErrNotSupported: no deadline to extend
-	if _, err := sw.w.Write(sw.buf.Bytes()); err != nil {
-		return err
-	}
-	return sw.rc.Flush()
+	return sw.buf.Bytes(), nil
 }
 
-// done writes the stream's last event, "data: [DONE]".
-func (sw *sseWriter) done() error { return sw.event("", "[DONE]") }
+// event writes one event and flushes it; with ids on, it gets the next id
+// of the response.
+func (sw *sseWriter) event(name string, payload any) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return errWriterClosed
+	}
+	f, err := sw.encode(name, payload)
+	if err != nil {
+		return err
+	}
+	var id uint64
+	if sw.ids {
+		sw.nextID++
+		id = sw.nextID
+	}
+	return sw.writeFrame(id, f)
+}
+
+// write writes an encoded frame (from frame, or a stored record) as event
+// id, and flushes it; id 0 writes no id line.
+func (sw *sseWriter) write(id uint64, frame []byte) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return errWriterClosed
+	}
+	return sw.writeFrame(id, frame)
+}
+
+// writeFrame writes "id: N" (when id > 0), the frame and the blank line
+// that ends an event, and flushes; sw.mu is held. frame may be sw.buf's
+// bytes.
+func (sw *sseWriter) writeFrame(id uint64, frame []byte) error {
+	b := sw.pre[:0]
+	if sw.retry > 0 && !sw.started {
+		b = append(b, "retry: "...)
+		b = strconv.AppendInt(b, sw.retry.Milliseconds(), 10)
+		b = append(b, '\n')
+	}
+	if id > 0 {
+		b = append(b, "id: "...)
+		b = strconv.AppendUint(b, id, 10)
+		b = append(b, '\n')
+	}
+	sw.pre = b
+	return sw.send(b, frame, eventEnd)
+}
+
+var eventEnd = []byte("\n\n")
+
+// send writes the parts of one write and flushes; sw.mu is held. A
+// failed write closes the writer.
+func (sw *sseWriter) send(parts ...[]byte) error {
+	now := time.Now()
+	sw.last = now
+	if !sw.started {
+		sw.started = true
+		sw.headers(sw.w.Header())
+		sw.w.WriteHeader(http.StatusOK)
+	}
+	_ = sw.rc.SetWriteDeadline(now.Add(sw.timeout)) // ErrNotSupported: no deadline to extend
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := sw.w.Write(p); err != nil {
+			sw.closed = true
+			return err
+		}
+	}
+	if err := sw.rc.Flush(); err != nil {
+		sw.closed = true
+		return err
+	}
+	return nil
+}
+
+var doneFrame = []byte("data: [DONE]\n\n")
+
+// done writes the stream's last event, "data: [DONE]", which has no id.
+func (sw *sseWriter) done() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.closed {
+		return errWriterClosed
+	}
+	return sw.send(doneFrame)
+}
 
 // readInputs decodes and checks the request body. code is 0 when it is fine.
 func (h *handler) readInputs(w http.ResponseWriter, r *http.Request) (dspy.Inputs, int, string) {
@@ -319,6 +509,14 @@ func UserMessage(err error) string {
 	switch {
 	case errors.As(err, &ie):
 		return ie.Error()
+	case errors.Is(err, ErrShutdown):
+		return "the server shut down before the answer was finished; ask again"
+	case errors.Is(err, resume.ErrTooLarge):
+		return "the answer grew over the server's limit for a stream"
+	case errors.Is(err, resume.ErrFull):
+		return "the server has no room left to keep the answer; try again shortly"
+	case errors.Is(err, errStoreLost):
+		return "the server lost the stream's store"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the request timed out"
 	case errors.Is(err, context.Canceled):

@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-type sseEvent struct{ name, data string }
+type sseEvent struct{ id, name, data string }
 
 func readSSE(t *testing.T, r io.Reader) []sseEvent {
 	t.Helper()
@@ -35,6 +35,8 @@ func readSSE(t *testing.T, r io.Reader) []sseEvent {
 		case line == "":
 			out = append(out, cur)
 			cur = sseEvent{}
+		case strings.HasPrefix(line, "id: "):
+			cur.id = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "event: "):
 			cur.name = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):

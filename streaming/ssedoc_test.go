@@ -1,24 +1,29 @@
 package streaming_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
+	"github.com/godspy/dspy/streaming/resume"
 )
 
 // docShapes reads docs/sse.md's payload blocks (```json sse-event=NAME)
@@ -142,6 +147,53 @@ func docStream(t *testing.T, h http.Handler, lmodel lm.LM, body string) []sseEve
 	return readSSE(t, resp.Body)
 }
 
+// docResumable runs a resumable stream, stops it after a few chunks and
+// returns it as a client reading it from the start gets it.
+func docResumable(t *testing.T, quiet streaming.HandlerOption) []sseEvent {
+	t.Helper()
+	lmSrv := dspytest.NewServer(dspytest.WithAnswers(dspytest.Answer{Text: dspytest.ChatReply("answer", strings.Repeat("more ", 500))}),
+		dspytest.WithChunkBytes(5), dspytest.WithChunkDelay(2*time.Millisecond))
+	defer lmSrv.Close()
+	model := openai.New("gpt-doc", openai.WithBaseURL(lmSrv.URL()), openai.WithAPIKey("sk-test"))
+	prog := streaming.MustStreamify(dspy.NewPredict("question -> answer"), streaming.WithListeners(streaming.NewListener("answer")))
+	runs := streaming.NewRuns(resume.NewMemory())
+	defer runs.Shutdown(context.Background())
+	h := withLMServer(streaming.Handler(prog, streaming.WithResume(runs), quiet), model)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/stream", h)
+	mux.Handle("/v1/stream/{id}", h)
+	mux.Handle("POST /v1/stream/{id}/stop", h)
+	srv := serve(t, mux)
+	resp, err := http.Post(srv.URL+"/v1/stream", "application/json", strings.NewReader(`{"question": "Go on?"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	id := resp.Header.Get("X-Stream-Id")
+	br := bufio.NewReader(resp.Body)
+	for n := 0; n < 4; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\n" {
+			n++
+		}
+	}
+	stop, err := http.Post(srv.URL+"/v1/stream/"+id+"/stop", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop.Body.Close()
+	io.Copy(io.Discard, br)
+	got, err := http.Get(srv.URL + "/v1/stream/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Body.Close()
+	return readSSE(t, got.Body)
+}
+
 // TestSSEDocumented runs programs that produce every event of docs/sse.md
 // through Handler and checks the wire against the doc: each payload has
 // its block's shape, every documented event and optional key occurs, no
@@ -204,6 +256,10 @@ func TestSSEDocumented(t *testing.T) {
 	raw := streaming.MustStreamify(dspy.NewPredict("question -> answer"))
 	streams = append(streams, docStream(t, streaming.Handler(raw, quiet), reasoner, `{"question": "Ok?"}`))
 
+	// 4. Resumable: the stream event, and a stop while the LM writes,
+	// read back from the store (the stopped event).
+	streams = append(streams, docResumable(t, quiet))
+
 	seenEvents := map[string]bool{}
 	seenKeys := map[string]bool{}
 	for i, events := range streams {
@@ -214,15 +270,24 @@ func TestSSEDocumented(t *testing.T) {
 		if last.name != "" || last.data != "[DONE]" {
 			t.Errorf("stream %d ends with %q %q, want data: [DONE]", i, last.name, last.data)
 		}
-		if end := events[len(events)-2].name; end != "prediction" && end != "error" {
-			t.Errorf("stream %d: the event before [DONE] is %q, want prediction or error", i, end)
+		if end := events[len(events)-2].name; end != "prediction" && end != "error" && end != "stopped" {
+			t.Errorf("stream %d: the event before [DONE] is %q, want prediction, error or stopped", i, end)
+		}
+		if last.id != "" {
+			t.Errorf("stream %d: [DONE] has id %q, want none", i, last.id)
 		}
 		for j, e := range events[:len(events)-1] {
+			if e.id != strconv.Itoa(j+1) {
+				t.Errorf("stream %d event %d (%s) has id %q, want %d", i, j, e.name, e.id, j+1)
+			}
 			if e.name == "" {
 				t.Errorf("stream %d event %d has no name: %q", i, j, e.data)
 				continue
 			}
-			if (e.name == "prediction" || e.name == "error") && j != len(events)-2 {
+			if e.name == "stream" && j != 0 {
+				t.Errorf("stream %d: stream event at %d, want it first", i, j)
+			}
+			if (e.name == "prediction" || e.name == "error" || e.name == "stopped") && j != len(events)-2 {
 				t.Errorf("stream %d: %s at %d is not the last event before [DONE]", i, e.name, j)
 			}
 			shape, ok := shapes[e.name]

@@ -126,12 +126,15 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := &uiStream{sw: newSSEWriter(w, h.cfg.writeTimeout, uiStreamHeaders), h: h, messageID: "msg-" + rand.Text()}
+	s.sw.keepAlive(h.cfg.keepAlive)
+	defer s.sw.close()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	for ev, err := range h.p.stream(ctx, in, true) {
 		if err != nil {
 			var ie *dspy.InputError
-			if !s.sw.started && errors.As(err, &ie) {
+			if !s.sw.isStarted() && errors.As(err, &ie) {
+				s.sw.close()
 				httpError(w, http.StatusBadRequest, ie.Error())
 				return
 			}

@@ -16,7 +16,7 @@ import (
 // specification, and TestSSEDocumented holds the two together.
 
 // SSEVersion is the version of the wire format docs/sse.md specifies.
-const SSEVersion = "1"
+const SSEVersion = "2"
 
 // sseEvent maps a stream event to its SSE event name and JSON payload; ""
 // for an event that is not sent.

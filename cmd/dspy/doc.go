@@ -45,10 +45,32 @@
 // "question, history: History -> answer", so that a follow-up question has
 // the earlier turns. On a loopback address the error a client gets names
 // the cause (a refused connection to the provider, say); elsewhere only
-// the user-facing message goes out. A client that goes away cancels its
-// run; the server logs "run cancelled". With --debug, GET /debug/stats
-// returns the counts of runs started, completed and cancelled. SIGINT or
-// SIGTERM shuts the server down gracefully.
+// the user-facing message goes out. Streams are resumable: a run goes on
+// when its client goes away ("client left" in the log), and GET
+// /v1/stream/ID with Last-Event-ID reads the rest; POST
+// /v1/stream/ID/stop stops it ("run cancelled"). The page resumes after a
+// reload mid-answer and its Stop button sends the stop request. With
+// --debug, GET /debug/stats returns the counts of runs started, completed
+// and cancelled. SIGINT or SIGTERM shuts the server down gracefully: runs
+// still going end with an error saying so.
+//
+// # Running a fleet
+//
+//	dspy serve --redis redis://host:6379/0 [--rpm 600] [--tpm 200000] [--cache redis|memory|off] [--max-runs 1000]
+//
+// runs one replica of several behind a load balancer: with --redis a
+// stream started on one replica can be resumed on any other and stopped
+// from any other, a replica killed mid-stream is known to the clients
+// following it on others within 10 s (an error event, never a hang),
+// --rpm and --tpm are one quota for the whole fleet, and the LM cache is
+// memory in front of Redis, shared by the fleet. Redis must answer when
+// serve starts. If it fails later, streams in progress go on for the
+// clients that started them (they can no longer be resumed elsewhere), new
+// ones are served without resumption, calls skip the cache, and each
+// replica keeps to the whole quota on its own (lm/redislimit's fallback),
+// so the fleet together may exceed it until Redis is back. Without
+// --redis, streams are
+// resumable within the process, and --rpm and --tpm are its own.
 //
 // With --serve-mcp, serve also serves the program as an MCP tool over
 // streamable HTTP at /mcp (named by --tool-name, default "ask"), for

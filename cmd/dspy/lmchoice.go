@@ -40,7 +40,7 @@ const dotenvMark = "dspy.dotenv:"
 
 // chooseLM picks the LM: --lm if given ("demo" forces the demo LM), else
 // DSPY_LM, else the first provider whose API key is set, else the demo LM.
-func chooseLM(name, baseURL string, getenv func(string) string) (lmChoice, error) {
+func chooseLM(name, baseURL string, getenv func(string) string, extra ...dspy.LMOption) (lmChoice, error) {
 	source := "from --lm"
 	if name == "" {
 		if name = getenv("DSPY_LM"); name != "" {
@@ -61,7 +61,7 @@ func chooseLM(name, baseURL string, getenv func(string) string) (lmChoice, error
 	if name == "" || name == demoLMName {
 		return lmChoice{label: "the demo LM", demo: true, banner: demoBanner}, nil
 	}
-	var opts []dspy.LMOption
+	opts := extra[:len(extra):len(extra)]
 	if baseURL != "" {
 		opts = append(opts, dspy.WithBaseURL(baseURL))
 	}

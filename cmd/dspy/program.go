@@ -36,6 +36,11 @@ type programFlags struct {
 	demoDelay time.Duration
 	timeout   time.Duration
 
+	// lmOpts (the LM cache) and limits (--rpm, --tpm, a fleet's quota)
+	// apply to the LM: serve's fleet flags set them.
+	lmOpts []dspy.LMOption
+	limits *lm.Limits
+
 	// traceEvents adds the run's structure (LM calls, tool calls, agent
 	// steps) to the stream: serve's page draws it.
 	traceEvents bool
@@ -145,13 +150,20 @@ func buildProgram(f programFlags, getenv func(string) string) (*program, error) 
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: --signature %q: %w", errUsage, f.signature, err)
 	}
-	choice, err := chooseLM(f.lmName, f.baseURL, getenv)
+	lmOpts := f.lmOpts
+	if f.limits != nil {
+		lmOpts = append(lmOpts[:len(lmOpts):len(lmOpts)], dspy.WithLimits(*f.limits))
+	}
+	choice, err := chooseLM(f.lmName, f.baseURL, getenv, lmOpts...)
 	if err != nil {
 		return nil, err
 	}
 	model := choice.model
 	if model == nil {
 		model = newDemoLM(f.demoDelay)
+		if f.limits != nil {
+			model = lm.Limit(model, *f.limits)
+		}
 	}
 	p := &program{flags: f, sig: sig, model: model, lm: choice, notes: notes}
 	opts := []dspy.PredictOption{dspy.WithLM(model), dspy.WithAdapter(f.adapterValue())}

@@ -33,6 +33,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	serveMCP := fs.Bool("serve-mcp", false, "also serve the program as an MCP tool over streamable HTTP at /mcp")
 	var mf mcpServeFlags
 	mf.register(fs)
+	var ff fleetFlags
+	ff.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagErrorCode(err)
@@ -42,6 +44,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitUsage
 	}
 	pf.traceEvents = true
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	fl, err := openFleet(ctx, ff, logger)
+	if err != nil {
+		return exitCode(stderr, "serve", err)
+	}
+	defer fl.close()
+	pf.lmOpts, pf.limits = fl.lmOpts, fl.limits
 	prog, err := buildProgram(pf, getenv)
 	if err != nil {
 		return exitCode(stderr, "serve", err)
@@ -51,8 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return exitCode(stderr, "serve", fmt.Errorf("listening on %s: %w", *addr, err))
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	s := newServer(prog, logger, *debug)
+	maxTime := pf.timeout
+	if maxTime <= 0 {
+		maxTime = 24 * time.Hour // --timeout 0: no limit but a day's
+	}
+	s.runs = streaming.NewRuns(fl.store, streaming.WithMaxRuns(ff.maxRuns), streaming.WithMaxRunTime(maxTime))
 	if *serveMCP {
 		if s.mcp, err = mcpServer(prog, mf); err != nil {
 			return exitCode(stderr, "serve", err)
@@ -63,6 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	s.errorDetail = isLoopback(ln.Addr())
 	s.continueTraces = telemetryOn(ctx)
 	fmt.Fprintln(stdout, prog.lm.banner)
+	fmt.Fprintf(stdout, "Fleet: %s.\n", fl.banner(prog.lm.demo))
 	fmt.Fprintf(stdout, "Serving %s (%s) at http://%s/ — POST /v1/stream for server-sent events, /api/chat for the AI SDK's useChat. Ctrl-C stops.\n",
 		prog.flags.module, prog.sig.String(), ln.Addr())
 	if s.mcp != nil {
@@ -87,7 +101,10 @@ type server struct {
 	// continueTraces makes a run's spans children of the caller's
 	// traceparent (telemetry on).
 	continueTraces bool
-	stats          struct {
+	// runs makes /v1/stream's runs resumable; nil: a run ends with its
+	// request.
+	runs  *streaming.Runs
+	stats struct {
 		started, completed, cancelled atomic.Int64
 	}
 }
@@ -110,7 +127,16 @@ func (s *server) handler() http.Handler {
 		}
 		return h
 	}
-	mux.Handle("/v1/stream", traced(s.observe(streaming.Handler(s.prog.stream, opts...))))
+	sse := opts
+	if s.runs != nil {
+		sse = append(opts[:len(opts):len(opts)], streaming.WithResume(s.runs))
+	}
+	stream := traced(s.observe(streaming.Handler(s.prog.stream, sse...)))
+	mux.Handle("/v1/stream", stream)
+	if s.runs != nil {
+		mux.Handle("/v1/stream/{id}", stream)           // GET: resume; DELETE: stop
+		mux.Handle("POST /v1/stream/{id}/stop", stream) // stop
+	}
 	mux.Handle("/api/chat", traced(s.observe(streaming.UIMessageHandler(s.prog.stream, opts...))))
 	mux.HandleFunc("GET /v1/info", s.info)
 	if s.debug {
@@ -148,6 +174,13 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	cancelRuns() // streams in flight end now rather than at their last token
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.runs != nil {
+		// Resumable runs outlive their requests: cancel them too; their
+		// streams end with an error saying the server shut down.
+		if err := s.runs.Shutdown(shutdown); err != nil {
+			s.log.Warn("resumable runs still going at shutdown", "error", err)
+		}
+	}
 	err := srv.Shutdown(shutdown)
 	<-errc // http.ErrServerClosed
 	if err != nil {
@@ -160,8 +193,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 // and logs those the client (or shutdown) cancelled before the end.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
+		if r.Method != http.MethodPost || r.PathValue("id") != "" {
+			next.ServeHTTP(w, r) // a resume or a stop is no new run
 			return
 		}
 		ctx := dspy.WithSettings(r.Context(), dspy.WithUsageTracking(true))
@@ -175,9 +208,15 @@ func (s *server) observe(next http.Handler) http.Handler {
 		rec := &doneRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		switch {
+		case rec.stopped:
+			s.stats.cancelled.Add(1)
+			s.log.Info("run cancelled", "reason", "stopped by a stop request", "elapsed", time.Since(start).Round(time.Millisecond))
 		case rec.done:
 			s.log.Info("run finished", "elapsed", time.Since(start).Round(time.Millisecond))
 			s.stats.completed.Add(1) // after the log line: a test that sees the count sees the line
+		case r.Context().Err() != nil && rec.Header().Get("X-Stream-Id") != "":
+			// Resumable: the run goes on, and ends in its stream.
+			s.log.Info("client left", "reason", "the run goes on, resumable", "stream", rec.Header().Get("X-Stream-Id"), "elapsed", time.Since(start).Round(time.Millisecond))
 		case r.Context().Err() != nil:
 			s.stats.cancelled.Add(1)
 			s.log.Info("run cancelled", "reason", "client went away or server shutting down", "elapsed", time.Since(start).Round(time.Millisecond))
@@ -195,15 +234,22 @@ func isLoopback(addr net.Addr) bool {
 // (both protocols end so).
 type doneRecorder struct {
 	http.ResponseWriter
-	done bool
+	done    bool
+	stopped bool // a resumable stream ended "stopped"
 }
 
-var sseDone = []byte("data: [DONE]\n\n")
+var (
+	sseDone    = []byte("data: [DONE]\n\n")
+	sseStopped = []byte("event: stopped\n")
+)
 
 func (d *doneRecorder) Write(b []byte) (int, error) {
 	n, err := d.ResponseWriter.Write(b)
 	if err == nil && bytes.HasSuffix(b, sseDone) {
 		d.done = true
+	}
+	if err == nil && bytes.HasPrefix(b, sseStopped) {
+		d.stopped = true
 	}
 	return n, err
 }

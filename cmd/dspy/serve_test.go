@@ -52,7 +52,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type sseEvent struct{ event, data string }
+type sseEvent struct{ id, event, data string }
 
 // readSSE reads events until [DONE] or the end of the body.
 func readSSE(t *testing.T, body io.Reader) []sseEvent {

@@ -13,7 +13,9 @@
 // It checks: the answer streams (a status line before the first token,
 // several partial renderings), usage and timing per answer, the copy
 // button, the conversation going with the next question as history and
-// "New chat" clearing it, Stop cancelling the run on the server; the ReAct
+// "New chat" clearing it, Stop cancelling the run on the server through
+// the stream's stop request, a reload mid-answer resuming the stream
+// (Last-Event-ID) and completing the answer once; the ReAct
 // timeline in the order things happened (thought, tool call, its result,
 // next thought, reasoning, answer); a hostile reply rendering as text with
 // no element injected, no script run and no dialog; the last line of a
@@ -133,10 +135,14 @@ async function askAndWatch(page, requests) {
     'the second question was sent with the first turn as history');
   await page.click('#new-chat');
   check(await page.locator('.turn').count() === 0 && await page.locator('#empty').isVisible(), '"New chat" clears the conversation');
+  return finalText;
 }
 
 async function stopMidStream(page) {
   const before = (await stats()).cancelled;
+  const stops = [];
+  const onRequest = (r) => { if (r.method() === 'POST' && /\/v1\/stream\/[A-Z2-7]+\/stop$/.test(r.url())) stops.push(r.url()); };
+  page.on('request', onRequest);
   await page.fill('#question', 'Explain ocean tides in detail');
   await page.click('#send');
   const turn = page.locator('.turn').nth(0);
@@ -159,6 +165,45 @@ async function stopMidStream(page) {
     cancelled = (await stats()).cancelled;
   }
   check(cancelled > before, `the server counted the run as cancelled (/debug/stats cancelled ${before} -> ${cancelled})`);
+  check(stops.length === 1, `Stop sent the stream's stop request (${stops.join(', ')})`);
+  page.off('request', onRequest);
+}
+
+// reloadMidAnswer reloads the page while an answer streams: the page
+// redraws the conversation and resumes the stream with Last-Event-ID; the
+// answer continues from where it was and completes once.
+async function reloadMidAnswer(context, problems, want) {
+  const page = await open(context, base, problems);
+  const requests = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/v1/stream')) requests.push({ method: r.method(), url: r.url(), lastEventId: r.headers()['last-event-id'] });
+  });
+  await page.fill('#question', 'What causes ocean tides?');
+  await page.click('#send');
+  await page.waitForFunction(() => {
+    const v = document.querySelector('.turn .item[data-kind="answer"] .value');
+    return v && v.textContent.length > 40;
+  }, null, { timeout: 60_000 });
+  const before = await page.locator('.turn .item[data-kind="answer"] .value').textContent();
+  check(await page.evaluate(() => document.querySelector('.turn').dataset.state) === 'streaming', 'the answer is streaming before the reload');
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById('program').textContent !== '', null, { timeout: 10_000 });
+  const restored = await page.locator('.turn .item[data-kind="answer"] .value').textContent();
+  check(restored.startsWith(before), `after the reload the answer is there again, from where it was (${before.length} characters before, ${restored.length} after)`);
+  await waitState(page, 0, 'done', 60_000);
+  const turn = page.locator('.turn').nth(0);
+  const final = await turn.locator('.item[data-kind="answer"] .value').textContent();
+  check(await page.locator('.turn').count() === 1 && await turn.locator('.item[data-kind="answer"]').count() === 1 &&
+    await turn.locator('.item[data-kind="reasoning"]').count() === 1, 'one turn, one reasoning and one answer: nothing drawn twice');
+  check(final === want, 'the answer completed once, equal to the uninterrupted answer');
+  const posts = requests.filter((r) => r.method === 'POST');
+  const gets = requests.filter((r) => r.method === 'GET' && /\/v1\/stream\/[A-Z2-7]+$/.test(r.url));
+  check(posts.length === 1, `the question was posted once (${posts.length})`);
+  check(gets.length === 1 && Number(gets[0].lastEventId) > 1,
+    `the page resumed the stream with a GET of its URL and Last-Event-ID ${gets[0] && gets[0].lastEventId}`);
+  // The conversation goes on: the next question carries the resumed turn.
+  check(await page.locator('#send').isEnabled(), 'Ask is enabled again');
+  await page.close();
 }
 
 // timeline checks that a ReAct run is drawn in the order things happened.
@@ -291,8 +336,9 @@ try {
   await page.evaluate(record);
   const requests = [];
   page.on('request', (r) => { if (r.url().endsWith('/v1/stream')) requests.push(r.postData()); });
-  await askAndWatch(page, requests);
+  const answer = await askAndWatch(page, requests);
   await stopMidStream(page);
+  await reloadMidAnswer(context, problems, answer);
 
   const react = await open(context, reactBase, problems);
   await timeline(react);

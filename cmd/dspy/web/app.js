@@ -5,14 +5,18 @@
 // (arguments as the model writes them) and their results, the reasoning,
 // then the answer, rendered as Markdown without ever parsing model output
 // as HTML. The conversation so far goes with each question when the
-// signature has a History input. Stop aborts the request, which cancels the
-// run on the server. Standard APIs only; no build step.
+// signature has a History input. Streams are resumable (docs/sse.md): the
+// page keeps each stream's id and the id of the last event it drew, so a
+// broken connection is resumed with Last-Event-ID, and a reload mid-answer
+// redraws the conversation from sessionStorage and reads the rest. Stop
+// sends the stream's stop request (POST .../stop), which cancels the run
+// on whichever server runs it. Standard APIs only; no build step.
 import { renderMarkdown } from './markdown.js';
 
 const $ = (id) => document.getElementById(id);
 
 let info = { inputs: ['question'], outputs: ['answer'], streamed: [], demo: false };
-let running = null; // the AbortController of the request in flight
+let running = null; // {controller, turn} of the turn streaming: its AbortController and Turn
 let turns = []; // the conversation: {input: value, ..., output: value} per answered turn
 
 // The input the text box fills: "question" if the signature has one, else
@@ -103,6 +107,7 @@ class Turn {
   constructor(question, inputs) {
     this.inputs = inputs;
     this.root = el('section', 'turn');
+    this.root.$turn = this;
     this.root.dataset.state = 'streaming';
     this.root.append(el('div', 'question', question));
     this.answer = el('div', 'answer');
@@ -118,6 +123,9 @@ class Turn {
     this.tools = new Map(); // tool_call_id -> tool item
     this.start = performance.now();
     this.firstToken = 0;
+    this.events = []; // every event drawn, {type, data}, to redraw after a reload
+    this.stream = null; // {id, url} of a resumable stream
+    this.lastEventId = '';
     $('empty')?.remove();
     $('log').append(this.root);
     toBottom();
@@ -304,6 +312,12 @@ class Turn {
     this.root.dataset.state = 'stopped';
     this.meta.textContent = 'Stopped after ' + seconds(performance.now() - this.start) + '.';
   }
+
+  // saved is what sessionStorage keeps of the turn.
+  saved() {
+    return { question: this.root.querySelector('.question').textContent, inputs: this.inputs, events: this.events,
+      stream: this.stream, lastEventId: this.lastEventId, state: this.root.dataset.state, meta: this.meta.textContent };
+  }
 }
 
 // parseSSE splits buffered text into complete events and returns them with
@@ -315,6 +329,7 @@ function parseSSE(buffer) {
   const rest = blocks.pop();
   for (const block of blocks) {
     let type = 'message';
+    let id = null;
     const data = [];
     for (const line of block.split(/\r\n|\n|\r/)) {
       if (line === '' || line.startsWith(':')) continue;
@@ -324,8 +339,9 @@ function parseSSE(buffer) {
       if (value.startsWith(' ')) value = value.slice(1);
       if (field === 'event') type = value;
       else if (field === 'data') data.push(value);
+      else if (field === 'id') id = value;
     }
-    if (data.length) events.push({ type, data: data.join('\n') });
+    if (data.length) events.push({ type, data: data.join('\n'), id });
   }
   return { events, rest };
 }
@@ -333,6 +349,8 @@ function parseSSE(buffer) {
 // dispatch applies one event to the turn; it returns true at the end.
 function dispatch(turn, ev) {
   if (ev.data === '[DONE]') return true;
+  if (ev.id) turn.lastEventId = ev.id;
+  turn.events.push({ type: ev.type, data: ev.data });
   let p;
   try {
     p = JSON.parse(ev.data);
@@ -349,58 +367,167 @@ function dispatch(turn, ev) {
     case 'step_start': turn.step(p); break;
     case 'prediction': turn.prediction(p.prediction, p.usage); break;
     case 'error': turn.fail('Error: ' + p.error, p.detail); break;
+    case 'stream': turn.stream = { id: p.id, url: p.url }; break;
+    case 'stopped': turn.stopped(); break;
     // lm_start, lm_end, step_end, custom, raw: nothing to draw.
   }
   return false;
 }
 
-async function ask(inputs, question) {
-  const turn = new Turn(question, inputs);
-  const controller = new AbortController();
-  running = controller;
-  setRunning(true);
-  const body = { ...inputs };
-  if (info.history) body[info.history] = { messages: turns };
-  try {
-    const res = await fetch('/v1/stream', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
-      body: JSON.stringify(body),
-      signal: controller.signal,
-    });
-    if (!res.ok) {
-      const text = await res.text();
-      let msg = text;
-      try { msg = JSON.parse(text).error || text; } catch { /* not JSON: show as is */ }
-      turn.fail('The server answered ' + res.status + ': ' + msg);
-      return;
-    }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    let done = false;
-    while (!done) {
-      const { value, done: eof } = await reader.read();
-      if (eof) break;
-      buffer += value;
-      const parsed = parseSSE(buffer);
-      buffer = parsed.rest;
-      for (const ev of parsed.events) {
-        if (dispatch(turn, ev)) done = true;
+// readStream draws a response's events on the turn; it returns true when
+// the stream reached its end ([DONE]), false when it was cut.
+async function readStream(turn, res) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done: eof } = await reader.read();
+    if (eof) return false;
+    buffer += value;
+    const parsed = parseSSE(buffer);
+    buffer = parsed.rest;
+    for (const ev of parsed.events) {
+      if (dispatch(turn, ev)) {
+        await reader.cancel().catch(() => {});
+        return true;
       }
     }
-    if (!done && turn.root.dataset.state === 'streaming') {
-      turn.fail('The stream ended before the server finished.');
-    } else if (turn.root.dataset.state === 'streaming') {
-      turn.fail('The stream ended without a prediction.');
+  }
+}
+
+// errorText is the message of a failed response.
+async function errorText(res) {
+  const text = await res.text();
+  try { return JSON.parse(text).error || text; } catch { return text; } // not JSON: show as is
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// follow reads a turn's stream to its end: the response given, then, when
+// the stream is resumable and the connection breaks, GETs of its URL with
+// Last-Event-ID (a few tries, a second or two apart).
+async function follow(turn, res, controller) {
+  for (let tries = 0; ; ) {
+    let done = false;
+    if (res) {
+      try {
+        done = await readStream(turn, res);
+      } catch (err) {
+        if (err.name === 'AbortError') throw err;
+      }
     }
-    if (turn.root.dataset.state === 'done') turns.push({ ...inputs, ...turn.values });
+    if (done) break;
+    if (!turn.stream || tries >= 5) {
+      turn.fail('The stream ended before the server finished.');
+      return;
+    }
+    if (tries++ > 0) await sleep(1000 * tries); // the first reconnect at once
+    try {
+      res = await fetch(turn.stream.url, {
+        headers: { 'Accept': 'text/event-stream', 'Last-Event-ID': turn.lastEventId || '0' },
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (err.name === 'AbortError') throw err;
+      res = null;
+      continue;
+    }
+    if (res.status === 404) {
+      turn.fail('The answer is no longer kept by the server (it ended a while ago, or the server restarted).');
+      return;
+    }
+    if (!res.ok) res = null;
+  }
+  if (turn.root.dataset.state === 'streaming') turn.fail('The stream ended without a prediction.');
+}
+
+// run streams one turn: a new POST, or (resume) the rest of a stream.
+async function run(turn, body) {
+  const controller = new AbortController();
+  running = { controller, turn };
+  setRunning(true);
+  try {
+    let res = null;
+    if (body) {
+      res = await fetch('/v1/stream', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      if (!res.ok) {
+        turn.fail('The server answered ' + res.status + ': ' + await errorText(res));
+        return;
+      }
+    }
+    await follow(turn, res, controller);
+    if (turn.root.dataset.state === 'done') turns.push({ ...turn.inputs, ...turn.values });
   } catch (err) {
     if (err.name === 'AbortError') turn.stopped();
     else turn.fail('Network error: ' + err.message);
   } finally {
-    if (running === controller) running = null;
+    if (running && running.controller === controller) running = null;
     setRunning(false);
   }
+}
+
+async function ask(inputs, question) {
+  const turn = new Turn(question, inputs);
+  const body = { ...inputs };
+  if (info.history) body[info.history] = { messages: turns };
+  await run(turn, body);
+}
+
+// stop asks the server to stop the running turn's stream; the stream then
+// ends with "stopped". A stream that is not resumable, or a server that
+// does not answer, is cut here instead.
+async function stop() {
+  if (!running) return;
+  const { controller, turn } = running;
+  $('stop').disabled = true;
+  if (turn.stream) {
+    try {
+      const res = await fetch(turn.stream.url + '/stop', { method: 'POST' });
+      if (res.ok || res.status === 404) {
+        setTimeout(() => { if (running && running.controller === controller) controller.abort(); }, 3000);
+        return;
+      }
+    } catch { /* fall through: cut the stream here */ }
+  }
+  controller.abort();
+}
+
+// The conversation is kept in sessionStorage when the page goes away, so
+// a reload redraws it and resumes a turn that was still streaming.
+const storageKey = 'godspy-chat';
+
+function save() {
+  const log = [...document.querySelectorAll('.turn')].map((e) => e.$turn?.saved()).filter(Boolean);
+  try {
+    sessionStorage.setItem(storageKey, JSON.stringify({ turns, log }));
+  } catch { /* storage full or off: a reload starts over */ }
+}
+
+function restore() {
+  let saved;
+  try { saved = JSON.parse(sessionStorage.getItem(storageKey) || 'null'); } catch { saved = null; }
+  sessionStorage.removeItem(storageKey);
+  if (!saved || !Array.isArray(saved.log) || saved.log.length === 0) return;
+  turns = saved.turns || [];
+  let pending = null;
+  for (const t of saved.log) {
+    const turn = new Turn(t.question, t.inputs);
+    for (const ev of t.events) dispatch(turn, ev);
+    turn.lastEventId = t.lastEventId;
+    turn.stream = t.stream;
+    if (t.state === 'streaming' && turn.stream) {
+      pending = turn;
+      turn.meta.textContent = 'Reconnecting…';
+    } else {
+      if (t.state === 'streaming') turn.fail('The page was reloaded before the answer finished.');
+      turn.meta.textContent = t.meta;
+    }
+  }
+  if (pending) run(pending, null);
 }
 
 function setRunning(on) {
@@ -431,7 +558,8 @@ function newChat() {
 }
 
 $('ask').addEventListener('submit', submit);
-$('stop').addEventListener('click', () => running?.abort());
+$('stop').addEventListener('click', stop);
+window.addEventListener('pagehide', save);
 $('new-chat').addEventListener('click', newChat);
 $('question').addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -439,4 +567,4 @@ $('question').addEventListener('keydown', (e) => {
     $('ask').requestSubmit();
   }
 });
-loadInfo();
+loadInfo().then(restore);

@@ -510,12 +510,17 @@ func (w *writer) add(data []byte, end resume.End) uint64 {
 	return id
 }
 
+// timerFlushTimeout bounds a timed flush.
+const timerFlushTimeout = time.Second
+
 func (w *writer) timerFlush() {
 	defer w.wg.Done()
 	w.mu.Lock()
 	w.timer = nil
 	w.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), w.s.lease)
+	// Bounded well under the lease: the producer's next Append may wait
+	// for this flush, and an outage must not stall it for long.
+	ctx, cancel := context.WithTimeout(context.Background(), min(w.s.lease, timerFlushTimeout))
 	defer cancel()
 	// A failure is kept pending and retried by the next flush.
 	_ = w.flush(ctx)
