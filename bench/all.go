@@ -59,6 +59,7 @@ func specs(quick bool) []spec {
 		// W4: 1,000 concurrent streamed replies of 100 chunks, 20 ms apart.
 		spec{workload: "W4", n: w4n, words: 100, server: []string{"-words", "100", "-delay", "20ms", "-stamps"}},
 	)
+	out = append(out, memSpecs(quick)...) // Mblock, Mstream, Mlisten: memory per in-flight call (mem.go)
 	return out
 }
 

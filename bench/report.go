@@ -29,6 +29,8 @@ type median struct {
 	LatP99Ns   float64 `json:"lat_p99_ns"`
 	Errors     int     `json:"errors"` // summed over runs
 	FirstError string  `json:"first_error,omitempty"`
+
+	StackPer, GoroutinesPer float64
 }
 
 func med(xs []float64) float64 {
@@ -73,6 +75,7 @@ func summarize(all []result, names []string) map[string]median {
 		m.PeakRSSKB = col(func(r result) float64 { return float64(r.PeakRSSKB) })
 		m.LatP50Ns = col(func(r result) float64 { return float64(r.LatP50Ns) })
 		m.LatP99Ns = col(func(r result) float64 { return float64(r.LatP99Ns) })
+		m.StackPer, m.GoroutinesPer = col(func(r result) float64 { return r.StackPer }), col(func(r result) float64 { return r.GoroutinesPer })
 		for _, r := range rs {
 			m.Errors += r.Errors
 			if m.FirstError == "" {
@@ -174,6 +177,7 @@ func renderTables(sum map[string]median, names []string, m machine) string {
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %.1f | %s | %.2f | %.2f | %s | %s | %s |\n", c, x.WallNs/1e9, ratio(x.WallNs, f4.WallNs),
 			x.PeakRSSKB/1024, ratio(x.PeakRSSKB, f4.PeakRSSKB), x.LatP50Ns/1e6, x.LatP99Ns/1e6, ratio(x.LatP99Ns, f4.LatP99Ns), mode(c), errs(x))
 	}
+	renderMemTable(&b, sum, names)
 	return b.String()
 }
 

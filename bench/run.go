@@ -38,6 +38,8 @@ type result struct {
 	LatP99Ns   int64   `json:"lat_p99_ns"`
 	LatSamples int     `json:"lat_samples"`
 	LatMissing int     `json:"lat_missing"`
+
+	StackPer, GoroutinesPer float64 // memory workloads: goroutine stack bytes and goroutines per in-flight call (BytesPer is heap)
 }
 
 func cpuNow() int64 {
@@ -236,6 +238,8 @@ func runClient(args []string) error {
 			res.LatP50Ns = lat[len(lat)/2]
 			res.LatP99Ns = lat[len(lat)*99/100]
 		}
+	case "Mblock", "Mstream", "Mlisten":
+		runMem(ctx, c, cl, *wl, *n, *words, *stampURL, &res)
 	default:
 		return fmt.Errorf("unknown workload %q", *wl)
 	}
