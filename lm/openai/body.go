@@ -1,9 +1,6 @@
 package openai
 
-import (
-	"io"
-	"sync"
-)
+import "sync"
 
 // reqBody is the JSON body of one call. The bytes encoded up front go to
 // the first send and are not kept after it: a resend (a retry of the
@@ -31,35 +28,4 @@ func (r *reqBody) take() ([]byte, error) {
 		return b, nil
 	}
 	return r.encode()
-}
-
-// sendBody is an http.Request body that forgets its bytes once read to
-// the end or closed (net/http closes it when it has written it), so the
-// request, which the transport keeps until the response, does not keep
-// them.
-type sendBody struct {
-	mu sync.Mutex // net/http may Close from another goroutine than Read's
-	b  []byte
-}
-
-func (s *sendBody) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.b) == 0 {
-		s.b = nil
-		return 0, io.EOF
-	}
-	n := copy(p, s.b)
-	s.b = s.b[n:]
-	if len(s.b) == 0 {
-		s.b = nil
-	}
-	return n, nil
-}
-
-func (s *sendBody) Close() error {
-	s.mu.Lock()
-	s.b = nil
-	s.mu.Unlock()
-	return nil
 }

@@ -3,10 +3,12 @@ package openai
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -172,3 +174,36 @@ func TestBodyResend(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// countConn counts the writes on a connection.
+type countConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countConn) Write(p []byte) (int, error) { c.writes.Add(1); return c.Conn.Write(p) }
+
+// A request goes out in one write, headers and body together: a body
+// net/http does not know to be in memory would make it flush the headers
+// first, a packet more per call (Go issue 22088).
+func TestRequestOneWrite(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
+	}))
+	defer srv.Close()
+	var writes atomic.Int64
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		return countConn{c, &writes}, err
+	}}
+	defer tr.CloseIdleConnections()
+	c := New("m", WithBaseURL(srv.URL+"/v1"), WithAPIKey("k"), WithHTTPClient(&http.Client{Transport: tr}))
+	if _, err := c.Generate(context.Background(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hello"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Errorf("the request took %d writes, want 1", n)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"time"
@@ -206,19 +207,23 @@ func (c *Client) post(ctx context.Context, body *reqBody, stream bool) (*http.Re
 	if err != nil {
 		return nil, nil, err
 	}
+	// The request lives until the response; its body need not (see
+	// reqBody): the reader lets go of the bytes once they are written. It
+	// stays a *bytes.Reader, which net/http knows is in memory, so the
+	// headers and the body still go out in one write.
+	br := bytes.NewReader(b)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { br.Reset(nil) }})
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
 	}
-	// What NewRequest does for a *bytes.Reader, with a body that is not
-	// kept after it is sent (see reqBody).
-	hreq.Body, hreq.ContentLength = &sendBody{b: b}, int64(len(b))
+	hreq.Body, hreq.ContentLength = io.NopCloser(br), int64(len(b))
 	hreq.GetBody = func() (io.ReadCloser, error) {
 		b, err := body.take()
 		if err != nil {
 			return nil, err
 		}
-		return &sendBody{b: b}, nil
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	h := hreq.Header
 	h["Content-Type"] = []string{"application/json"}
