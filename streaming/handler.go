@@ -298,8 +298,9 @@ func (sw *sseWriter) isStarted() bool {
 }
 
 // frame encodes one event without its id line and blank line: "event:
-// NAME" (none when name is "") and "data:" with payload as JSON (a string
-// payload is written as it is). The bytes are valid until the next call.
+// NAME" (none when name is "") and "data:" with payload as JSON. Always
+// JSON, never raw text: JSON cannot hold a line break, so a payload cannot
+// end the event early. The bytes are valid until the next call.
 func (sw *sseWriter) frame(name string, payload any) ([]byte, error) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
@@ -315,13 +316,10 @@ func (sw *sseWriter) encode(name string, payload any) ([]byte, error) {
 		sw.buf.WriteByte('\n')
 	}
 	sw.buf.WriteString("data: ")
-	if s, ok := payload.(string); ok {
-		sw.buf.WriteString(s)
-	} else if err := sw.enc.Encode(payload); err != nil {
+	if err := sw.enc.Encode(payload); err != nil {
 		return nil, err
-	} else {
-		sw.buf.Truncate(sw.buf.Len() - 1) // Encode's newline
 	}
+	sw.buf.Truncate(sw.buf.Len() - 1) // Encode's newline
 	return sw.buf.Bytes(), nil
 }
 
