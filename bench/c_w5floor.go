@@ -49,7 +49,7 @@ func (f *w5Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sc.Buffer(nil, 1<<20) // starts at 4 KiB, as bufio.Scanner does
 	var ev struct {
 		Choices []struct {
 			Delta struct {

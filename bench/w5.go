@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -77,6 +78,7 @@ func serveW5(args []string) error {
 	fs := flag.NewFlagSet("serve-w5", flag.ExitOnError)
 	name := fs.String("c", "floor", "contender")
 	url := fs.String("url", "", "provider API root")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile from the first GET CTL?gc=1 to the next GET CTL")
 	fs.Parse(args)
 	build, ok := w5Servers[*name]
 	if !ok {
@@ -97,11 +99,35 @@ func serveW5(args []string) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) // ends with Close below
+	var prof struct {
+		sync.Mutex
+		f *os.File
+	}
+	defer func() {
+		if prof.f != nil {
+			pprof.StopCPUProfile()
+			prof.f.Close()
+		}
+	}()
 	cs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("gc") != "" {
+		prof.Lock()
+		defer prof.Unlock()
+		start := r.URL.Query().Get("gc") != ""
+		if start {
 			runtime.GC()
 		}
-		json.NewEncoder(w).Encode(w5Stats{CPUNs: cpuNow(), RSSKB: currentRSSKB(), HWMKB: maxRSSKB()})
+		st := w5Stats{CPUNs: cpuNow(), RSSKB: currentRSSKB(), HWMKB: maxRSSKB()}
+		switch {
+		case start && *cpuProfile != "" && prof.f == nil:
+			if f, err := os.Create(*cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
+				prof.f = f
+			}
+		case !start && prof.f != nil:
+			pprof.StopCPUProfile()
+			prof.f.Close()
+			prof.f = nil
+		}
+		json.NewEncoder(w).Encode(st)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go cs.Serve(ctl) // ends with Close below
 	defer cs.Close()
@@ -121,7 +147,11 @@ func runW5(ctx context.Context, res *result, lmURL, stampURL string, words int) 
 	if err != nil {
 		return err
 	}
-	srv := exec.CommandContext(ctx, exe, "serve-w5", "-c", res.Contender, "-url", lmURL)
+	args := []string{"serve-w5", "-c", res.Contender, "-url", lmURL}
+	if p := os.Getenv("BENCH_W5_CPUPROFILE"); p != "" { // a profile of the server under test
+		args = append(args, "-cpuprofile", p)
+	}
+	srv := exec.CommandContext(ctx, exe, args...)
 	stdin, err := srv.StdinPipe()
 	if err != nil {
 		return err
@@ -259,16 +289,11 @@ func w5Stream(ctx context.Context, hc *http.Client, url string, id, words int, f
 		case floor && name == "done":
 			return true, nil
 		case name == "chunk":
-			var c struct {
-				Field string `json:"signature_field_name"`
-				Chunk string `json:"chunk"`
+			c, err := chunkText(data)
+			if err != nil {
+				return false, err
 			}
-			if err := json.Unmarshal(data, &c); err != nil {
-				return false, fmt.Errorf("chunk event %q: %w", data, err)
-			}
-			if c.Field == "answer" {
-				text.WriteString(c.Chunk)
-			}
+			text.Write(c)
 		case name == "prediction":
 			var p struct {
 				Prediction struct {
@@ -351,4 +376,33 @@ func readSSE(r io.Reader, mark func(now int64) func(token), event func(name stri
 			data, has = append(data, val...), true
 		}
 	}
+}
+
+// chunkText returns the text of a chunk event of the answer field. It
+// reads the JSON by hand: the client shares the machine's cores with the
+// server under test, so its work per event is kept small.
+func chunkText(data []byte) ([]byte, error) {
+	if !bytes.Contains(data, []byte(`"signature_field_name":"answer"`)) {
+		return nil, fmt.Errorf("chunk event of another field: %s", data)
+	}
+	_, s, ok := bytes.Cut(data, []byte(`"chunk":`))
+	if !ok || len(s) == 0 || s[0] != '"' {
+		return nil, fmt.Errorf("chunk event without a chunk: %s", data)
+	}
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			if bytes.IndexByte(s[:i], '\\') < 0 {
+				return s[1:i], nil
+			}
+			var t string
+			if err := json.Unmarshal(s[:i+1], &t); err != nil {
+				return nil, fmt.Errorf("chunk event %s: %w", data, err)
+			}
+			return []byte(t), nil
+		}
+	}
+	return nil, fmt.Errorf("chunk event with an unterminated chunk: %s", data)
 }

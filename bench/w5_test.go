@@ -126,3 +126,21 @@ func TestW5Runs(t *testing.T) {
 		}
 	}
 }
+
+func TestChunkText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"predict_name":"predict","signature_field_name":"answer","chunk":" s1w2","is_last_chunk":false,"call_id":1}`, " s1w2"},
+		{`{"predict_name":"predict","signature_field_name":"answer","chunk":"\nwords: \"a\\\\\"","is_last_chunk":false}`, "\nwords: \"a\\\\\""},
+	}
+	for _, tt := range tests {
+		got, err := chunkText([]byte(tt.in))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("chunkText(%s) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{`{"signature_field_name":"answer","chunk":"abc`, `{"signature_field_name":"reasoning","chunk":"x"}`} {
+		if _, err := chunkText([]byte(bad)); err == nil {
+			t.Errorf("chunkText(%s): no error", bad)
+		}
+	}
+}
