@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -184,12 +185,15 @@ func runW5(ctx context.Context, res *result, lmURL, stampURL string, words int) 
 		recv[i] = make([]int64, words)
 	}
 	var errMu sync.Mutex
+	var events atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for id := range res.N {
 		wg.Go(func() {
 			<-start
-			if err := w5Stream(ctx, hc, url, id, words, floor, recv[id]); err != nil {
+			n, err := w5Stream(ctx, hc, url, id, words, floor, recv[id])
+			events.Add(int64(n))
+			if err != nil {
 				errMu.Lock()
 				res.Errors++
 				if res.FirstError == "" {
@@ -199,10 +203,11 @@ func runW5(ctx context.Context, res *result, lmURL, stampURL string, words int) 
 			}
 		})
 	}
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuNow()
 	close(start)
 	wg.Wait()
 	res.WallNs = time.Since(t0).Nanoseconds()
+	res.Note = fmt.Sprintf("clients: %.2f s CPU, %d SSE events read", float64(cpuNow()-c0)/1e9, events.Load())
 	st1, err := getW5Stats(ctx, hc, ctl)
 	if err != nil {
 		return err
@@ -253,25 +258,26 @@ func getW5Stats(ctx context.Context, hc *http.Client, url string) (w5Stats, erro
 // read, and checks the answer the events add up to (and, for godspy, the
 // final prediction's). floor: the floor's wire (unnamed events of answer
 // text, then "done"); otherwise streaming.Handler's.
-func w5Stream(ctx context.Context, hc *http.Client, url string, id, words int, floor bool, rec []int64) error {
+// It returns the number of events it read.
+func w5Stream(ctx context.Context, hc *http.Client, url string, id, words int, floor bool, rec []int64) (events int, err error) {
 	body, err := json.Marshal(map[string]string{"question": question(id)})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+		return 0, fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
 	var text strings.Builder
 	final, gotFinal := "", false
@@ -283,6 +289,7 @@ func w5Stream(ctx context.Context, hc *http.Client, url string, id, words int, f
 		}
 	}
 	err = readSSE(resp.Body, mark, func(name string, data []byte) (bool, error) {
+		events++
 		switch {
 		case floor && name == "":
 			text.Write(data)
@@ -312,20 +319,20 @@ func w5Stream(ctx context.Context, hc *http.Client, url string, id, words int, f
 		return false, nil
 	})
 	if err != nil {
-		return err
+		return events, err
 	}
 	if err := checkAnswer(id, words, strings.TrimSpace(text.String())); err != nil {
-		return fmt.Errorf("streamed %w", err)
+		return events, fmt.Errorf("streamed %w", err)
 	}
 	if !floor {
 		if !gotFinal {
-			return errors.New("no prediction event")
+			return events, errors.New("no prediction event")
 		}
 		if err := checkAnswer(id, words, final); err != nil {
-			return fmt.Errorf("prediction's %w", err)
+			return events, fmt.Errorf("prediction's %w", err)
 		}
 	}
-	return nil
+	return events, nil
 }
 
 // errSSEEnded: the stream ended before its last event.

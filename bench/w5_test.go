@@ -94,7 +94,7 @@ func TestW5Servers(t *testing.T) {
 			recv := make([][]int64, streams)
 			for id := range streams {
 				recv[id] = make([]int64, words)
-				wg.Go(func() { errs[id] = w5Stream(ctx, hc, srv.URL+w5Path, id, words, name == "floor", recv[id]) })
+				wg.Go(func() { _, errs[id] = w5Stream(ctx, hc, srv.URL+w5Path, id, words, name == "floor", recv[id]) })
 			}
 			wg.Wait()
 			for id, err := range errs {
