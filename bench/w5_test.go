@@ -1,3 +1,5 @@
+//go:build !bench_only
+
 package main
 
 import (
