@@ -317,6 +317,10 @@ func (sw *sseWriter) encode(name string, payload any) ([]byte, error) {
 		sw.buf.WriteByte('\n')
 	}
 	sw.buf.WriteString("data: ")
+	if c, ok := payload.(chunkJSON); ok { // the event per token
+		sw.buf.Write(appendChunkJSON(sw.buf.AvailableBuffer(), c))
+		return sw.buf.Bytes(), nil
+	}
 	if err := sw.enc.Encode(payload); err != nil {
 		return nil, err
 	}
