@@ -97,6 +97,7 @@ func us(ns float64) string { return fmt.Sprintf("%.1f", ns/1e3) }
 
 func renderTables(sum map[string]median, names []string, m machine) string {
 	var b strings.Builder
+	names = withoutW5Only(names)
 	get := func(c, w string, n int) (median, bool) { x, ok := sum[mkey(c, w, n)]; return x, ok }
 	findN := func(w string) int {
 		for _, x := range sum {
@@ -174,7 +175,7 @@ func renderTables(sum map[string]median, names []string, m machine) string {
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %.1f | %s | %.2f | %.2f | %s | %s | %s |\n", c, x.WallNs/1e9, ratio(x.WallNs, f4.WallNs),
 			x.PeakRSSKB/1024, ratio(x.PeakRSSKB, f4.PeakRSSKB), x.LatP50Ns/1e6, x.LatP99Ns/1e6, ratio(x.LatP99Ns, f4.LatP99Ns), mode(c), errs(x))
 	}
-	return b.String()
+	return b.String() + renderW5(sum)
 }
 
 // plotW2 draws wall time and peak RSS against concurrency (W2), one line

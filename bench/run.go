@@ -236,6 +236,8 @@ func runClient(args []string) error {
 			res.LatP50Ns = lat[len(lat)/2]
 			res.LatP99Ns = lat[len(lat)*99/100]
 		}
+	case "W5":
+		return runW5(ctx, &res, *url, *stampURL, *words)
 	default:
 		return fmt.Errorf("unknown workload %q", *wl)
 	}
