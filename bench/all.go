@@ -60,6 +60,7 @@ func specs(quick bool) []spec {
 		spec{workload: "W4", n: w4n, words: 100, server: []string{"-words", "100", "-delay", "20ms", "-stamps"}},
 		spec{workload: "W5", n: w5N(quick), words: 200, server: []string{"-words", "200", "-delay", "10ms", "-stamps"}}, // W5: the serving path (w5.go)
 	)
+	out = append(out, h2Specs(w2, w4n)...) // W2-h2, W4-h2 (h2.go)
 	return out
 }
 
@@ -71,7 +72,7 @@ func runAll(args []string) error {
 	waitQuiet := fs.Duration("wait-quiet", 20*time.Minute, "wait up to this long for the 1-minute load average to fall below -quiet")
 	quiet := fs.Float64("quiet", 1.5, "load average below which measuring starts")
 	out := fs.String("out", "results", "directory for raw results, summary and plot")
-	onlyW := fs.String("w", "", "comma-separated workloads (W1,W2,W3cpu,W3lat,W4; default all; implies not touching README.md)")
+	onlyW := fs.String("w", "", "comma-separated workloads (W1,W2,W3cpu,W3lat,W4,W2-h2,W4-h2; default all; implies not touching README.md)")
 	fs.Parse(args)
 	if *quick {
 		*runs = 1
