@@ -61,6 +61,7 @@ func specs(quick bool) []spec {
 		spec{workload: "W5", n: w5N(quick), words: 200, server: []string{"-words", "200", "-delay", "10ms", "-stamps"}}, // W5: the serving path (w5.go)
 	)
 	out = append(out, h2Specs(w2, w4n)...) // W2-h2, W4-h2 (h2.go)
+	out = append(out, memSpecs(quick)...)  // Mblock, Mstream, Mlisten: memory per in-flight call (mem.go)
 	return out
 }
 

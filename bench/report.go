@@ -30,6 +30,8 @@ type median struct {
 	Errors     int      `json:"errors"` // summed over runs
 	FirstError string   `json:"first_error,omitempty"`
 	H2         h2Median `json:"h2,omitzero"` // W2-h2, W4-h2 (report_h2.go)
+
+	StackPer, GoroutinesPer float64
 }
 
 func med(xs []float64) float64 {
@@ -75,6 +77,7 @@ func summarize(all []result, names []string) map[string]median {
 		m.LatP50Ns = col(func(r result) float64 { return float64(r.LatP50Ns) })
 		m.LatP99Ns = col(func(r result) float64 { return float64(r.LatP99Ns) })
 		m.H2 = medianH2(rs)
+		m.StackPer, m.GoroutinesPer = col(func(r result) float64 { return r.StackPer }), col(func(r result) float64 { return r.GoroutinesPer })
 		for _, r := range rs {
 			m.Errors += r.Errors
 			if m.FirstError == "" {
@@ -177,6 +180,7 @@ func renderTables(sum map[string]median, names []string, m machine) string {
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %.1f | %s | %.2f | %.2f | %s | %s | %s |\n", c, x.WallNs/1e9, ratio(x.WallNs, f4.WallNs),
 			x.PeakRSSKB/1024, ratio(x.PeakRSSKB, f4.PeakRSSKB), x.LatP50Ns/1e6, x.LatP99Ns/1e6, ratio(x.LatP99Ns, f4.LatP99Ns), mode(c), errs(x))
 	}
+	renderMemTable(&b, sum, names)
 	b.WriteString(renderH2(sum, names)) // W2-h2 / W4-h2 (report_h2.go)
 	return b.String() + renderW5(sum)
 }

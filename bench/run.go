@@ -39,6 +39,8 @@ type result struct {
 	LatSamples int      `json:"lat_samples"`
 	LatMissing int      `json:"lat_missing"`
 	H2         *h2Stats `json:"h2,omitempty"` // W2-h2, W4-h2: what the TLS front counted
+
+	StackPer, GoroutinesPer float64 // memory workloads: goroutine stack bytes and goroutines per in-flight call (BytesPer is heap)
 }
 
 func cpuNow() int64 {
@@ -242,6 +244,8 @@ func runClient(args []string) error {
 		}
 	case "W5":
 		return runW5(ctx, &res, *url, *stampURL, *words)
+	case "Mblock", "Mstream", "Mlisten":
+		runMem(ctx, c, cl, *wl, *n, *words, *stampURL, &res)
 	default:
 		return fmt.Errorf("unknown workload %q", *wl)
 	}

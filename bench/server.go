@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ import (
 // to the client: that is the "server write" time of delivery latency. GET
 // STAMPS returns them.
 func serveLM(args []string) error {
+	if slices.Contains(args, "-hold") {
+		return serveHold(args) // the memory workloads' server (mem.go)
+	}
 	fs := flag.NewFlagSet("serve-lm", flag.ExitOnError)
 	ttft := fs.Duration("ttft", 0, "time to first token (blocking calls: time to the response)")
 	delay := fs.Duration("delay", 0, "delay between streamed chunks")

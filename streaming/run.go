@@ -16,7 +16,7 @@ import (
 type run struct {
 	prog   *Program
 	ctx    context.Context
-	events chan Event
+	events chan Event // nil in an inline run, which sends to yield
 
 	// traceEvents: the stream carries the trace events (WithTraceEvents).
 	traceEvents bool
@@ -45,7 +45,9 @@ type listenerState struct {
 }
 
 func (p *Program) newRun(ctx context.Context, events bool) *run {
-	r := &run{prog: p, ctx: ctx, events: make(chan Event, eventBuffer), traceEvents: events}
+	// No events channel yet: an inline run hands its events to yield, and
+	// a stream waiting on its provider need not hold 64 empty slots.
+	r := &run{prog: p, ctx: ctx, traceEvents: events}
 	for i, l := range p.listeners {
 		r.listeners = append(r.listeners, &listenerState{l: l, preds: p.bound[i]})
 	}

@@ -263,6 +263,7 @@ func (p *Program) stream(ctx context.Context, in dspy.Inputs, traceEvents bool) 
 			p.streamInline(ctx, cancel, r, in, yield)
 			return
 		}
+		r.events = make(chan Event, eventBuffer)
 		type result struct {
 			pred *dspy.Prediction
 			err  error

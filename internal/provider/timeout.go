@@ -40,6 +40,12 @@ func Bound(ctx context.Context, name string, d time.Duration, call func(ctx cont
 	if d <= 0 {
 		return call(ctx)
 	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		// The caller's deadline comes first: the bound cannot end the
+		// call, and a context of its own (a timer, and a child in the
+		// parent's list) would be held for nothing while it waits.
+		return call(ctx)
+	}
 	bctx, cancel := context.WithTimeoutCause(ctx, d, errTimeout)
 	defer cancel()
 	err := call(bctx)
