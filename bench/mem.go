@@ -35,6 +35,9 @@ import (
 // relay at 10,000 calls needs 30,000 descriptors in one process.
 
 // memKinds maps a memory workload to the kind of call it holds.
+// memContenders are the contenders the memory workloads run for.
+var memContenders = []string{"floor", "godspy", "godspy-lm"}
+
 var memKinds = map[string]string{"Mblock": "blocking", "Mstream": "stream", "Mlisten": "stream+listener"}
 
 // withoutListener is implemented by clients whose stream is a field
