@@ -56,7 +56,8 @@ func w5N(quick bool) int {
 
 // w5Runs reports whether contender c takes part in workload w: W5 is for
 // the contenders with a server under test, and godspy-resume (a Handler
-// setting, not a client) is for W5 alone.
+// setting, not a client) is for W5 alone; the memory workloads are for
+// memContenders.
 func w5Runs(c, w string) bool {
 	if w == "W5" {
 		return slices.Contains(w5Contenders, c)
