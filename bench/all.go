@@ -58,8 +58,8 @@ func specs(quick bool) []spec {
 		spec{workload: "W3lat", n: 1, words: 2000, server: []string{"-words", "2000", "-delay", "1ms", "-stamps"}},
 		// W4: 1,000 concurrent streamed replies of 100 chunks, 20 ms apart.
 		spec{workload: "W4", n: w4n, words: 100, server: []string{"-words", "100", "-delay", "20ms", "-stamps"}},
-		spec{workload: "W5", n: w5N(quick), words: 200, server: []string{"-words", "200", "-delay", "10ms", "-stamps"}}, // W5: the serving path (w5.go)
 	)
+	out = append(out, w5Specs(quick)...)   // W5: the serving path (w5.go)
 	out = append(out, h2Specs(w2, w4n)...) // W2-h2, W4-h2 (h2.go)
 	out = append(out, memSpecs(quick)...)  // Mblock, Mstream, Mlisten: memory per in-flight call (mem.go)
 	return out
