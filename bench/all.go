@@ -58,7 +58,9 @@ func specs(quick bool) []spec {
 		spec{workload: "W3lat", n: 1, words: 2000, server: []string{"-words", "2000", "-delay", "1ms", "-stamps"}},
 		// W4: 1,000 concurrent streamed replies of 100 chunks, 20 ms apart.
 		spec{workload: "W4", n: w4n, words: 100, server: []string{"-words", "100", "-delay", "20ms", "-stamps"}},
+		spec{workload: "W5", n: w5N(quick), words: 200, server: []string{"-words", "200", "-delay", "10ms", "-stamps"}}, // W5: the serving path (w5.go)
 	)
+	out = append(out, h2Specs(w2, w4n)...) // W2-h2, W4-h2 (h2.go)
 	return out
 }
 
@@ -70,7 +72,7 @@ func runAll(args []string) error {
 	waitQuiet := fs.Duration("wait-quiet", 20*time.Minute, "wait up to this long for the 1-minute load average to fall below -quiet")
 	quiet := fs.Float64("quiet", 1.5, "load average below which measuring starts")
 	out := fs.String("out", "results", "directory for raw results, summary and plot")
-	onlyW := fs.String("w", "", "comma-separated workloads (W1,W2,W3cpu,W3lat,W4; default all; implies not touching README.md)")
+	onlyW := fs.String("w", "", "comma-separated workloads (W1,W2,W3cpu,W3lat,W4,W2-h2,W4-h2; default all; implies not touching README.md)")
 	fs.Parse(args)
 	if *quick {
 		*runs = 1
@@ -127,6 +129,9 @@ func runAll(args []string) error {
 			order := append([]string(nil), names...)
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, name := range order {
+				if !w5Runs(name, sp.workload) {
+					continue
+				}
 				res := measure(bin, name, sp)
 				fmt.Fprintf(os.Stderr, "run %d %-6s n=%-5d %-12s cpu/unit %8.0f ns  wall %6.0f ms  rss %4d MB  p99 %7.0f µs  errors %d %s\n",
 					r+1, sp.workload, sp.n, name, res.CPUPerUnit, float64(res.WallNs)/1e6, res.PeakRSSKB/1024, float64(res.LatP99Ns)/1e3, res.Errors, res.FirstError)

@@ -23,6 +23,8 @@ func main() {
 		err = serveLM(os.Args[2:])
 	case "run":
 		err = runClient(os.Args[2:])
+	case "serve-w5":
+		err = serveW5(os.Args[2:])
 	case "all":
 		err = runAll(os.Args[2:])
 	default:

@@ -16,19 +16,20 @@ import (
 
 // median is the median of one configuration's runs.
 type median struct {
-	Contender  string  `json:"contender"`
-	Workload   string  `json:"workload"`
-	N          int     `json:"n"`
-	Runs       int     `json:"runs"`
-	CPUPerUnit float64 `json:"cpu_per_unit_ns"`
-	AllocsPer  float64 `json:"allocs_per_unit"`
-	BytesPer   float64 `json:"bytes_per_unit"`
-	WallNs     float64 `json:"wall_ns"`
-	PeakRSSKB  float64 `json:"peak_rss_kb"`
-	LatP50Ns   float64 `json:"lat_p50_ns"`
-	LatP99Ns   float64 `json:"lat_p99_ns"`
-	Errors     int     `json:"errors"` // summed over runs
-	FirstError string  `json:"first_error,omitempty"`
+	Contender  string   `json:"contender"`
+	Workload   string   `json:"workload"`
+	N          int      `json:"n"`
+	Runs       int      `json:"runs"`
+	CPUPerUnit float64  `json:"cpu_per_unit_ns"`
+	AllocsPer  float64  `json:"allocs_per_unit"`
+	BytesPer   float64  `json:"bytes_per_unit"`
+	WallNs     float64  `json:"wall_ns"`
+	PeakRSSKB  float64  `json:"peak_rss_kb"`
+	LatP50Ns   float64  `json:"lat_p50_ns"`
+	LatP99Ns   float64  `json:"lat_p99_ns"`
+	Errors     int      `json:"errors"` // summed over runs
+	FirstError string   `json:"first_error,omitempty"`
+	H2         h2Median `json:"h2,omitzero"` // W2-h2, W4-h2 (report_h2.go)
 }
 
 func med(xs []float64) float64 {
@@ -73,6 +74,7 @@ func summarize(all []result, names []string) map[string]median {
 		m.PeakRSSKB = col(func(r result) float64 { return float64(r.PeakRSSKB) })
 		m.LatP50Ns = col(func(r result) float64 { return float64(r.LatP50Ns) })
 		m.LatP99Ns = col(func(r result) float64 { return float64(r.LatP99Ns) })
+		m.H2 = medianH2(rs)
 		for _, r := range rs {
 			m.Errors += r.Errors
 			if m.FirstError == "" {
@@ -97,6 +99,7 @@ func us(ns float64) string { return fmt.Sprintf("%.1f", ns/1e3) }
 
 func renderTables(sum map[string]median, names []string, m machine) string {
 	var b strings.Builder
+	names = withoutW5Only(names)
 	get := func(c, w string, n int) (median, bool) { x, ok := sum[mkey(c, w, n)]; return x, ok }
 	findN := func(w string) int {
 		for _, x := range sum {
@@ -174,7 +177,8 @@ func renderTables(sum map[string]median, names []string, m machine) string {
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %.1f | %s | %.2f | %.2f | %s | %s | %s |\n", c, x.WallNs/1e9, ratio(x.WallNs, f4.WallNs),
 			x.PeakRSSKB/1024, ratio(x.PeakRSSKB, f4.PeakRSSKB), x.LatP50Ns/1e6, x.LatP99Ns/1e6, ratio(x.LatP99Ns, f4.LatP99Ns), mode(c), errs(x))
 	}
-	return b.String()
+	b.WriteString(renderH2(sum, names)) // W2-h2 / W4-h2 (report_h2.go)
+	return b.String() + renderW5(sum)
 }
 
 // plotW2 draws wall time and peak RSS against concurrency (W2), one line

@@ -25,19 +25,20 @@ type result struct {
 	Supported bool   `json:"supported"`
 	Note      string `json:"note,omitempty"`
 
-	WallNs     int64   `json:"wall_ns"`
-	CPUNs      int64   `json:"cpu_ns"`
-	CPUPerUnit float64 `json:"cpu_per_unit_ns"`
-	AllocsPer  float64 `json:"allocs_per_unit"`
-	BytesPer   float64 `json:"bytes_per_unit"`
-	PeakRSSKB  int64   `json:"peak_rss_kb"`
-	StartRSSKB int64   `json:"start_rss_kb"`
-	Errors     int     `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
-	LatP50Ns   int64   `json:"lat_p50_ns"`
-	LatP99Ns   int64   `json:"lat_p99_ns"`
-	LatSamples int     `json:"lat_samples"`
-	LatMissing int     `json:"lat_missing"`
+	WallNs     int64    `json:"wall_ns"`
+	CPUNs      int64    `json:"cpu_ns"`
+	CPUPerUnit float64  `json:"cpu_per_unit_ns"`
+	AllocsPer  float64  `json:"allocs_per_unit"`
+	BytesPer   float64  `json:"bytes_per_unit"`
+	PeakRSSKB  int64    `json:"peak_rss_kb"`
+	StartRSSKB int64    `json:"start_rss_kb"`
+	Errors     int      `json:"errors"`
+	FirstError string   `json:"first_error,omitempty"`
+	LatP50Ns   int64    `json:"lat_p50_ns"`
+	LatP99Ns   int64    `json:"lat_p99_ns"`
+	LatSamples int      `json:"lat_samples"`
+	LatMissing int      `json:"lat_missing"`
+	H2         *h2Stats `json:"h2,omitempty"` // W2-h2, W4-h2: what the TLS front counted
 }
 
 func cpuNow() int64 {
@@ -113,6 +114,9 @@ func runClient(args []string) error {
 		return fmt.Errorf("unknown contender %q", *name)
 	}
 	res := result{Contender: *name, Workload: *wl, N: *n, Supported: true}
+	if err := h2Trust(*url, *stampURL); err != nil {
+		return err
+	}
 	cl, err := c.setup(*url)
 	if err != nil {
 		return err
@@ -198,14 +202,14 @@ func runClient(args []string) error {
 		}
 		res.Units = *n
 		sequential(*n, callOne)
-	case "W2":
+	case "W2", "W2-h2":
 		res.Units = *n
 		concurrent(*n, callOne)
 	case "W3cpu":
 		streamOne(1_000_000, false)
 		res.Units = *n * *words
 		sequential(*n, func(id int) { streamOne(id, false) })
-	case "W3lat", "W4":
+	case "W3lat", "W4", "W4-h2":
 		if *wl == "W3lat" {
 			streamOne(1_000_000, false)
 		}
@@ -236,6 +240,8 @@ func runClient(args []string) error {
 			res.LatP50Ns = lat[len(lat)/2]
 			res.LatP99Ns = lat[len(lat)*99/100]
 		}
+	case "W5":
+		return runW5(ctx, &res, *url, *stampURL, *words)
 	default:
 		return fmt.Errorf("unknown workload %q", *wl)
 	}
@@ -243,5 +249,8 @@ func runClient(args []string) error {
 		res.CPUPerUnit = float64(res.CPUNs) / float64(res.Units)
 	}
 	res.PeakRSSKB = maxRSSKB()
+	if res.H2, err = h2Fetch(ctx, *url, *stampURL); err != nil {
+		return err
+	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }

@@ -34,6 +34,7 @@ func serveLM(args []string) error {
 	delay := fs.Duration("delay", 0, "delay between streamed chunks")
 	words := fs.Int("words", 20, "reply tokens")
 	stamps := fs.Bool("stamps", false, "relay with per-token write timestamps")
+	h2 := fs.Bool("h2", false, "serve over TLS with HTTP/2 (h2.go)")
 	fs.Parse(args)
 
 	srv := dspytest.NewServer(
@@ -45,6 +46,9 @@ func serveLM(args []string) error {
 	)
 	defer srv.Close()
 	url := srv.URL()
+	if *h2 {
+		return serveH2(url, *stamps)
+	}
 	stampURL := "-"
 	if *stamps {
 		r, err := newRelay(strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1"))

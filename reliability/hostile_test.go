@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,11 +15,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/internal/calc"
+	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/streaming"
 )
 
@@ -72,11 +75,15 @@ func TestHandlerHostileBodies(t *testing.T) {
 				b, _ := io.ReadAll(body)
 				body = bytes.NewReader(b)
 			}
-			req, _ := http.NewRequest("POST", srv.URL, body)
+			// Bounded: a handler that reads an endless body without a limit
+			// fails here with a message instead of hanging the test.
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL, body)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("POST %s: %v (no answer within 5 s: the body limit must hold while reading)", tt.name, err)
 			}
 			defer resp.Body.Close()
 			var got struct{ Error string }
@@ -94,28 +101,53 @@ func TestHandlerHostileBodies(t *testing.T) {
 		})
 	}
 
-	// Valid JSON with hostile content runs normally.
-	valid := []struct{ name, tried, body, result string }{
-		{"invalid UTF-8 in a string", "invalid UTF-8 inside a field value", "{\"question\": \"caf\xe9 \xff\"}",
+	// Valid JSON with hostile content runs normally. The content goes all
+	// the way: the LM must get the decoded value (want) in its prompt and
+	// answers with it, so the stream carries it back to the client.
+	valid := []struct{ name, tried, body, want, result string }{
+		{"invalid UTF-8 in a string", "invalid UTF-8 inside a field value", "{\"question\": \"caf\xe9 \xff\"}", "caf\uFFFD \uFFFD",
 			"200, a complete stream of valid UTF-8 (bad bytes become U+FFFD)"},
-		{"huge field value", "a 1,000,000-byte field value (under the limit)", `{"question": "` + strings.Repeat("y", 1_000_000) + `"}`,
+		{"huge field value", "a 1,000,000-byte field value (under the limit)", `{"question": "` + strings.Repeat("y", 1_000_000) + `"}`, strings.Repeat("y", 1_000_000),
 			"200, a complete stream"},
-		{"control characters", "escaped NUL, ESC and U+2028 in a field value", `{"question": "a\u0000b\u001bc\u2028d"}`,
+		{"control characters", "escaped NUL, ESC and U+2028 in a field value", `{"question": "a\u0000b\u001bc\u2028d"}`, "a\x00b\x1bc\u2028d",
 			"200, a complete stream of valid UTF-8"},
 	}
 	for _, tt := range valid {
 		t.Run(tt.name, func(t *testing.T) {
+			echo := dspytest.NewScriptedLMFunc(func(req *lm.Request) (dspytest.Reply, error) {
+				if !strings.Contains(req.Messages[len(req.Messages)-1].Content, tt.want) {
+					return dspytest.Reply{Text: dspytest.ChatReply("answer", "the question did not reach the LM as sent")}, nil
+				}
+				return dspytest.Reply{Text: dspytest.ChatReply("answer", tt.want)}, nil
+			})
+			echo.ChunkSize = 64 << 10
+			prog := streaming.MustStreamify(dspy.NewPredict("question -> answer", dspy.WithLM(echo)),
+				streaming.WithListeners(streaming.NewListener("answer")))
+			srv := newHandlerServer(t, streaming.Handler(prog))
 			resp, err := client.Post(srv.URL, "application/json", strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 200 || !bytes.HasSuffix(b, []byte("data: [DONE]\n\n")) || !bytes.Contains(b, []byte(`"answer":"fine"`)) {
-				t.Errorf("POST = %d %q, want a complete stream", resp.StatusCode, shorten(string(b), 200))
+			if resp.StatusCode != 200 || !bytes.HasSuffix(b, []byte("data: [DONE]\n\n")) {
+				t.Fatalf("POST = %d %q, want a complete stream", resp.StatusCode, shorten(string(b), 200))
 			}
 			if !utf8.Valid(b) {
 				t.Errorf("SSE output is not valid UTF-8")
+			}
+			var got struct {
+				Prediction struct{ Answer string } `json:"prediction"`
+			}
+			var seen bool
+			readEvents(bufio.NewReader(bytes.NewReader(b)), func(e sseClientEvent) bool {
+				if e.name == "prediction" {
+					seen = json.Unmarshal([]byte(e.data), &got) == nil
+				}
+				return true
+			})
+			if !seen || got.Prediction.Answer != tt.want {
+				t.Errorf("prediction answer %q (event seen %v), want the input as decoded: %q", shorten(got.Prediction.Answer, 80), seen, shorten(tt.want, 80))
 			}
 			row(t, areaHostile, "Handler: "+tt.tried, tt.result)
 		})

@@ -240,6 +240,10 @@ type fieldSink struct {
 	emitFn    func(dspy.FieldChunk) // s.emitParsed, bound once
 	err       error                 // first send failure: the consumer left
 	tools     toolDeltas
+	// held has bit i set while this call owns listeners[i] (i < 64): only
+	// this sink's release or Close gives an owned listener up, so a chunk
+	// of a field it already streams needs no lock.
+	held uint64
 
 	// native is set once the provider streamed its own reasoning: that is
 	// then the "reasoning" field, and a reasoning section in the text is not
@@ -289,11 +293,24 @@ func (s *fieldSink) route(fc dspy.FieldChunk) {
 	if s.err != nil {
 		return
 	}
-	for _, ls := range s.listeners {
-		if ls.l.field != fc.Field || !s.claim(ls) {
+	for i, ls := range s.listeners {
+		if ls.l.field != fc.Field {
 			continue
 		}
+		bit := uint64(0)
+		if i < 64 {
+			bit = 1 << i
+		}
+		if s.held&bit == 0 {
+			if !s.claim(ls) {
+				continue
+			}
+			if !ls.l.allowReuse {
+				s.held |= bit
+			}
+		}
 		if fc.Last {
+			s.held &^= bit
 			s.release(ls)
 		}
 		if err := s.r.send(&StreamResponse{PredictName: s.path, SignatureFieldName: fc.Field, Chunk: fc.Text, IsLastChunk: fc.Last, CallID: s.call}); err != nil {

@@ -43,6 +43,13 @@ func Encode(name string, w any, extra map[string]any, reserved ...string) ([]byt
 // per host and does not cap connections per host: http.DefaultTransport
 // keeps only 2 idle per host, so hundreds of concurrent streams would churn
 // connections.
+//
+// Over TLS it negotiates HTTP/2 (a clone of http.DefaultTransport keeps
+// ForceAttemptHTTP2 and a nil TLSNextProto; h2_test.go fails otherwise), and
+// when every connection is at the server's MAX_CONCURRENT_STREAMS it dials
+// another instead of queueing (HTTP2Config.StrictMaxConcurrentRequests is
+// false). net/http does not coalesce those dials: a burst that finds no free
+// stream dials once per request, and the extra connections are closed.
 var HTTPClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0

@@ -122,6 +122,17 @@ func (c *Client) decodeChunk(data []byte, st *streamState, h http.Header) (lm.Ch
 	if len(data) == 0 {
 		return lm.Chunk{}, nil // "data:" alone: dispatched by the SSE standard, holds no chunk
 	}
+	if st.sawHead {
+		if ch, ok := fastChunk(data); ok {
+			ch.ID, ch.Model = st.id, st.model
+			return ch, nil
+		}
+	}
+	return c.decodeJSON(data, st, h)
+}
+
+// decodeJSON is decodeChunk with encoding/json: every chunk shape.
+func (c *Client) decodeJSON(data []byte, st *streamState, h http.Header) (lm.Chunk, error) {
 	w := &st.head
 	w.reset()
 	var err error
