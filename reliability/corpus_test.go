@@ -27,6 +27,7 @@ var fuzzTargets = []struct{ dir, name, what string }{
 	{".", "FuzzJSONParse", "JSONAdapter.Parse"},
 	{".", "FuzzXMLParse", "XMLAdapter.Parse"},
 	{"lm/openai", "FuzzStreamChunks", "OpenAI stream chunks"},
+	{"lm/openai", "FuzzFastChunk", "OpenAI stream chunks, the fast path (decodes as encoding/json does)"},
 	{"lm/openai", "FuzzResponsesStream", "OpenAI Responses API stream events"},
 	{"lm/anthropic", "FuzzDecodeEvents", "Anthropic stream events"},
 	{"lm/cache", "FuzzDecodeResponse", "cache value decoding"},

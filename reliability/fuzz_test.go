@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/godspy/dspy"
+	"github.com/google/go-cmp/cmp"
 )
 
 type nestedArg struct {
@@ -83,8 +84,19 @@ func FuzzToolCall(f *testing.F) {
 		if !called {
 			t.Fatalf("no error, but the tool did not run")
 		}
-		if _, ok := res.(fuzzArgs); !ok {
+		got, ok := res.(fuzzArgs)
+		if !ok {
 			t.Fatalf("result %T", res)
+		}
+		// Exactly the decoded values: where encoding/json itself decodes
+		// the arguments the tool was given (no lax conversion needed), the
+		// tool got the same. (From args, not data: args holds numbers as
+		// float64, as an LM's arguments arrive.)
+		var want fuzzArgs
+		if b, err := json.Marshal(args); err == nil && json.Unmarshal(b, &want) == nil {
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("the tool got other values than the arguments hold (-encoding/json +tool):\n%s", d)
+			}
 		}
 		// A map tool gets the arguments as they came.
 		if r, err := loose.Call(context.Background(), args); err != nil || len(r.(map[string]any)) != len(args) {

@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/godspy/dspy"
 	"github.com/godspy/dspy/dspytest"
 	"github.com/godspy/dspy/lm"
 	"github.com/godspy/dspy/streaming"
+	"github.com/google/go-cmp/cmp"
 )
 
 // buggy is a custom module with a nil-map bug: it panics after its
@@ -46,19 +48,43 @@ func TestPanicsBecomeErrors(t *testing.T) {
 	t.Run("stream", func(t *testing.T) {
 		prog := streaming.MustStreamify(&buggy{P: dspy.NewPredict("question -> answer")},
 			streaming.WithListeners(streaming.NewListener("answer")))
-		var chunks int
-		var last error
-		for ev, err := range prog.Stream(ctxWith(dspytest.Repeat(reply)), dspy.Inputs{"question": "q"}) {
-			if err != nil {
-				last = err
-			} else if _, ok := ev.(*streaming.StreamResponse); ok {
-				chunks++
+		// An answer in many chunks; the module panics after its predictor
+		// returned, so every chunk was produced before the panic and must
+		// reach the consumer ahead of the error. On the first chunk the
+		// consumer waits (synctest) until the run goroutine has panicked
+		// and ended, so the rest are still buffered when the outcome
+		// arrives: a stream that gave up its buffered events for the
+		// error would lose them.
+		long := strings.TrimSpace(strings.Repeat("every chunk counts ", 10))
+		synctest.Test(t, func(t *testing.T) {
+			model := dspytest.Repeat(dspytest.ChatReply("answer", long))
+			model.ChunkSize = 8 // fewer events than the run's buffer holds
+			var got strings.Builder
+			var last error
+			first, lastChunk, afterErr := true, false, false
+			for ev, err := range prog.Stream(dspy.WithSettings(t.Context(), dspy.WithLM(model)), dspy.Inputs{"question": "q"}) {
+				if last != nil {
+					afterErr = true
+				}
+				if err != nil {
+					last = err
+				} else if sr, ok := ev.(*streaming.StreamResponse); ok {
+					if first {
+						synctest.Wait()
+						first = false
+					}
+					got.WriteString(sr.Chunk)
+					lastChunk = sr.IsLastChunk
+				}
 			}
-		}
-		asPanic(t, last, "assignment to entry in nil map")
-		if chunks == 0 {
-			t.Error("the answer's chunks before the panic were lost")
-		}
+			asPanic(t, last, "assignment to entry in nil map")
+			if afterErr {
+				t.Error("elements after the *dspy.PanicError: it must be the stream's last")
+			}
+			if diff := cmp.Diff(long, got.String()); diff != "" || !lastChunk {
+				t.Errorf("chunks streamed before the panic (IsLastChunk at the end: %v), -want +got:\n%s", lastChunk, diff)
+			}
+		})
 		row(t, areaPanic, "a custom module panics (nil map) inside `Stream`, on the run goroutine",
 			"the chunks already streamed are delivered, then the stream's last element is a `*dspy.PanicError` (value and stack); the process goes on")
 	})
@@ -128,6 +154,13 @@ func TestPanicsBecomeErrors(t *testing.T) {
 	t.Run("future", func(t *testing.T) {
 		f := dspy.ACall(ctxWith(dspytest.Repeat(reply)), &buggy{P: dspy.NewPredict("question -> answer")}, dspy.Inputs{"question": "q"})
 		_, err := f.Await(t.Context())
+		asPanic(t, err, "assignment to entry in nil map")
+		// Gather, with a future that succeeds beside the one that panics.
+		futs := []*dspy.Future[*dspy.Prediction]{
+			dspy.ACall(ctxWith(dspytest.Repeat(reply)), dspy.NewPredict("question -> answer"), dspy.Inputs{"question": "ok"}),
+			dspy.ACall(ctxWith(dspytest.Repeat(reply)), &buggy{P: dspy.NewPredict("question -> answer")}, dspy.Inputs{"question": "q"}),
+		}
+		_, err = dspy.Gather(t.Context(), futs...)
 		asPanic(t, err, "assignment to entry in nil map")
 		row(t, areaPanic, "a module started with `ACall` panics",
 			"`Future.Await` (and `Gather`) return a `*dspy.PanicError`; the value and stack are kept")

@@ -29,6 +29,7 @@ import (
 	"github.com/godspy/dspy/lm/openai"
 	"github.com/godspy/dspy/streaming"
 	"github.com/godspy/dspy/streaming/resume/redisresume"
+	"github.com/google/go-cmp/cmp"
 )
 
 // The resumable streams of streaming.Handler on a fleet: replicas of one
@@ -643,6 +644,18 @@ func TestFleetRedisHungDuringStream(t *testing.T) {
 	n := len(all)
 	if all[n-2].name != "prediction" || all[n-1].data != "[DONE]" {
 		t.Fatalf("the stream ends %+v, want the prediction, [DONE]", all[max(0, n-2):])
+	}
+	// Every chunk, the one whose Append timed out included.
+	var text strings.Builder
+	for _, ev := range all {
+		if ev.name == "chunk" {
+			var ch struct{ Chunk string }
+			json.Unmarshal([]byte(ev.data), &ch)
+			text.WriteString(ch.Chunk)
+		}
+	}
+	if diff := cmp.Diff(strings.TrimSpace(strings.Repeat("tide ", 200)), text.String()); diff != "" {
+		t.Errorf("the chunks the client got are not the whole answer, -want +got:\n%s", diff)
 	}
 	for i, ev := range all[:n-1] {
 		if ev.id != fmt.Sprint(i+1) {
