@@ -132,7 +132,9 @@ func run(r io.Reader, w io.Writer) error {
 
 Faults, loads and bad inputs godspy has been put through, and what happened.
 Every row is recorded by the named test in `+"`reliability/`"+`, which fails if the
-behaviour regresses. Regenerate this file from the repository root with
+behaviour regresses: [docs/reliability-audit.md](docs/reliability-audit.md) lists,
+for each row, a bug planted on purpose and how its test failed. Regenerate
+this file from the repository root with
 
     go generate ./reliability
 
