@@ -217,8 +217,8 @@ var keepAliveComment = []byte(": keep-alive\n\n")
 var errWriterClosed = errors.New("streaming: response closed")
 
 // sseWriter writes one response's server-sent events. Every event of both
-// handlers goes through it: event (an id it numbers itself) or frame and
-// write (an id from a resume.Writer). It is safe for concurrent use: a
+// handlers goes through it: event (an id it numbers itself) or write (an
+// encoded frame, with an id from a resume.Writer). It is safe for concurrent use: a
 // keep-alive timer writes a comment when nothing else was written for a
 // while, and the run of a resumable stream writes from its own goroutine.
 type sseWriter struct {
@@ -298,17 +298,11 @@ func (sw *sseWriter) isStarted() bool {
 	return sw.started
 }
 
-// frame encodes one event without its id line and blank line: "event:
-// NAME" (none when name is "") and "data:" with payload as JSON. Always
-// JSON, never raw text: JSON cannot hold a line break, so a payload cannot
-// end the event early. The bytes are valid until the next call.
-func (sw *sseWriter) frame(name string, payload any) ([]byte, error) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return sw.encode(name, payload)
-}
-
-// encode is frame; sw.mu is held.
+// encode encodes one event without its id line and blank line: "event:
+// NAME" (none when name is "") and "data:" with payload as JSON; sw.mu is
+// held. Always JSON, never raw text: JSON cannot hold a line break, so a
+// payload cannot end the event early. The bytes are valid until the next
+// call. A resumable run encodes its events alike, with frameArena.
 func (sw *sseWriter) encode(name string, payload any) ([]byte, error) {
 	sw.buf.Reset()
 	if name != "" {
@@ -348,8 +342,8 @@ func (sw *sseWriter) event(name string, payload any) error {
 	return sw.writeFrame(id, f)
 }
 
-// write writes an encoded frame (from frame, or a stored record) as event
-// id, and flushes it; id 0 writes no id line.
+// write writes an encoded frame (from a frameArena, or a stored record)
+// as event id, and flushes it; id 0 writes no id line.
 func (sw *sseWriter) write(id uint64, frame []byte) error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()

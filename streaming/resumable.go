@@ -1,8 +1,8 @@
 package streaming
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -225,6 +225,59 @@ type resumableRun struct {
 	actxUntil  time.Time
 	lost       atomic.Bool   // the store cannot keep the stream any more
 	done       chan struct{} // closed when the run has ended
+	frames     frameArena    // encodes the events; the run's goroutine's
+}
+
+// Sizes of a frameArena's blocks: a new block is started when less than
+// frameReserve is left in the current one.
+const (
+	frameBlock   = 16 << 10
+	frameReserve = 1 << 10
+)
+
+// frameArena encodes the events of a resumable run, each into bytes of
+// its own that never change afterwards, as a resume.Writer may keep them:
+// the frames are appended to a block, many to one allocation, and each is
+// handed out capped at its end. Not safe for concurrent use.
+type frameArena struct {
+	b   []byte
+	enc *json.Encoder // writes to the arena (Write)
+}
+
+// Write appends p to the block; for enc.
+func (a *frameArena) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// frame encodes one event as sseWriter.frame does, into bytes that stay
+// valid and unchanged.
+func (a *frameArena) frame(name string, payload any) ([]byte, error) {
+	if cap(a.b)-len(a.b) < frameReserve {
+		a.b = make([]byte, 0, frameBlock)
+	}
+	start := len(a.b)
+	if name != "" {
+		a.b = append(a.b, "event: "...)
+		a.b = append(a.b, name...)
+		a.b = append(a.b, '\n')
+	}
+	a.b = append(a.b, "data: "...)
+	if c, ok := payload.(chunkJSON); ok { // the event per token
+		a.b = appendChunkJSON(a.b, c)
+	} else {
+		if a.enc == nil {
+			a.enc = json.NewEncoder(a)
+			a.enc.SetEscapeHTML(false) // as sseWriter's
+		}
+		if err := a.enc.Encode(payload); err != nil {
+			a.b = a.b[:start]
+			return nil, err
+		}
+		a.b = a.b[:len(a.b)-1] // Encode's newline
+	}
+	end := len(a.b)
+	return a.b[start:end:end], nil
 }
 
 // startResumable starts a resumable run for r and serves its client until
@@ -263,8 +316,8 @@ func (h *handler) startResumable(w http.ResponseWriter, r *http.Request, in dspy
 	w.Header().Set("X-Stream-Id", id)
 	url := strings.TrimSuffix(r.URL.Path, "/") + "/" + id
 	rr.sw.keepAlive(h.cfg.keepAlive)
-	if f, err := rr.sw.frame("stream", streamJSON{ID: id, URL: url}); err == nil {
-		rr.append(ctx, bytes.Clone(f))
+	if f, err := rr.frames.frame("stream", streamJSON{ID: id, URL: url}); err == nil {
+		rr.append(ctx, f)
 	}
 
 	watched := make(chan struct{})
@@ -332,16 +385,16 @@ func (rr *resumableRun) run(ctx context.Context, in dspy.Inputs) {
 			if name == "" {
 				continue
 			}
-			f, err := rr.sw.frame(name, payload)
+			f, err := rr.frames.frame(name, payload)
 			if err != nil {
 				end, final = resume.EndFailed, rr.errorFrame(ctx, err)
 				return
 			}
 			if _, ok := ev.(*Final); ok {
-				final = bytes.Clone(f) // the terminal record
+				final = f // the terminal record
 				continue
 			}
-			rr.append(ctx, bytes.Clone(f))
+			rr.append(ctx, f)
 		}
 	}()
 	if rr.actxCancel != nil {
@@ -446,11 +499,11 @@ func (rr *resumableRun) errorFrame(ctx context.Context, err error) []byte {
 	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
-	f, ferr := rr.sw.frame("error", errorJSON{Error: UserMessage(err), Detail: rr.h.cfg.detail(err)})
+	f, ferr := rr.frames.frame("error", errorJSON{Error: UserMessage(err), Detail: rr.h.cfg.detail(err)})
 	if ferr != nil {
 		return []byte(`event: error` + "\n" + `data: {"error":"internal error"}`)
 	}
-	return bytes.Clone(f)
+	return f
 }
 
 // serveStream serves the URL of stream id: GET resumes it, a stop request

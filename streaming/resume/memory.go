@@ -31,7 +31,8 @@ const maxReadRecords = 1024
 // over; when no finished stream is left, Create and Append fail with
 // ErrFull. A terminal record is always accepted, so a stream can end. A
 // stream whose producer abandoned it (Create's context ended) counts as
-// finished. Finished streams are forgotten TTL after they end (checked on
+// finished. Append copies the event's data, into a few large blocks per
+// stream, which the garbage collector keeps at little cost. Finished streams are forgotten TTL after they end (checked on
 // every call, so an idle store frees nothing, but it does not grow).
 //
 // In one process the lease is the writer's life: a producer that abandons
@@ -49,8 +50,12 @@ type Memory struct {
 var _ Store = (*Memory)(nil)
 
 type memStream struct {
-	id      string
-	recs    []Record
+	id string
+	// The records: their data copied into chunks, each record an index
+	// entry. Neither holds a pointer per record, so the garbage collector
+	// scans a few chunk headers per stream, not one pointer per event.
+	recs    []memRec
+	chunks  [][]byte // appended to in place; filled bytes never change
 	bytes   int64
 	end     End
 	lost    bool // the lease expired: no terminal record will come
@@ -191,9 +196,37 @@ func (s *memStream) changed() {
 	}
 }
 
+// memRec is one record of a memStream: its data is
+// chunks[chunk][off:off+n]; its id is its index plus one.
+type memRec struct {
+	chunk, off uint32 // off < maxChunk, or 0 in a chunk of its own
+	n          int
+	end        End
+}
+
+// Chunk sizes of a stream's data: the first small, for short streams,
+// then doubling up to the largest.
+const (
+	minChunk = 4 << 10
+	maxChunk = 64 << 10
+)
+
+// add appends a record, copying data into the stream's chunks; m.mu is
+// held.
 func (s *memStream) add(data []byte, end End) uint64 {
 	id := uint64(len(s.recs)) + 1
-	s.recs = append(s.recs, Record{ID: id, Data: data, End: end})
+	last := len(s.chunks) - 1
+	if last < 0 || cap(s.chunks[last])-len(s.chunks[last]) < len(data) {
+		size := minChunk
+		if last >= 0 {
+			size = min(2*cap(s.chunks[last]), maxChunk)
+		}
+		s.chunks = append(s.chunks, make([]byte, 0, max(size, len(data))))
+		last++
+	}
+	c := s.chunks[last]
+	s.recs = append(s.recs, memRec{chunk: uint32(last), off: uint32(len(c)), n: len(data), end: end})
+	s.chunks[last] = append(c, data...)
 	n := int64(len(data)) + recordOverhead
 	s.bytes += n
 	s.w.m.bytes += n
@@ -214,9 +247,9 @@ func (m *Memory) Read(ctx context.Context, id string, after uint64) ([]Record, e
 			return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 		}
 		if n := uint64(len(s.recs)); after < n {
-			recs := s.recs[after:min(n, after+maxReadRecords)]
+			recs := s.records(after, min(n, after+maxReadRecords))
 			m.mu.Unlock()
-			return recs[:len(recs):len(recs)], nil
+			return recs, nil
 		}
 		var err error
 		switch {
@@ -238,6 +271,23 @@ func (m *Memory) Read(ctx context.Context, id string, after uint64) ([]Record, e
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// records returns records from+1 to to; m.mu is held. Their data are
+// slices of the chunks, capped so that a reader's append cannot reach the
+// next record.
+func (s *memStream) records(from, to uint64) []Record {
+	recs := make([]Record, 0, to-from)
+	for i := from; i < to; i++ {
+		r := s.recs[i]
+		var data []byte
+		if r.n > 0 {
+			end := int(r.off) + r.n
+			data = s.chunks[r.chunk][r.off:end:end]
+		}
+		recs = append(recs, Record{ID: i + 1, Data: data, End: r.end})
+	}
+	return recs
 }
 
 // Stop implements Store: the writer is stopped before Stop returns.
