@@ -263,8 +263,10 @@ func (h *h2Host) dial() {
 	h.conns = append(h.conns, cc)
 	h.gen++
 	h.mu.Unlock()
-	h.serve(cc)
+	// The hook first, so that no event between serving and setting it is
+	// missed; it may run at once, and serve with it.
 	cc.SetStateHook(h.hook)
+	h.serve(cc)
 }
 
 var errUseTransport = errorString("use the transport")
@@ -302,9 +304,11 @@ func (h *h2Host) hook(cc *http.ClientConn) {
 	avail, inFlight := cc.Available(), cc.InFlight()
 	h.mu.Lock()
 	h.gen++
-	delete(h.fresh, cc)
-	if avail > 0 { // a closing connection reports 0 and says nothing of the limit
-		h.streams = avail + inFlight
+	// A closing connection reports 0 and says nothing of the limit, nor
+	// does a fresh one still at preSettingsStreams (a released stream).
+	if n := avail + inFlight; avail > 0 && !(h.fresh[cc] && n == preSettingsStreams) {
+		delete(h.fresh, cc)
+		h.streams = n
 	}
 	h.mu.Unlock()
 	h.serve(cc)
