@@ -229,17 +229,16 @@ func (h *h2Host) dial() {
 	}
 	if err != nil {
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		h.dialing--
-		var ws []*h2Waiter
 		if len(h.conns) == 0 && h.dialing == 0 || err == errUseTransport {
-			ws = h.queue
-			h.queue, h.waiting = nil, 0
-		}
-		h.mu.Unlock()
-		for _, w := range ws {
-			if w.state.CompareAndSwap(waiterWaiting, waiterServed) {
-				w.ch <- h2Grant{}
+			for _, w := range h.queue {
+				if w.state.CompareAndSwap(waiterWaiting, waiterServed) {
+					h.waiting--
+					w.ch <- h2Grant{} // buffered: does not block
+				}
 			}
+			h.queue = nil
 		}
 		return
 	}

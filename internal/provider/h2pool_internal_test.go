@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,5 +187,56 @@ func TestH2PoolCloseIdleConnections(t *testing.T) {
 			defer h.mu.Unlock()
 			return len(h.conns) == 0
 		})
+	}
+}
+
+// TestH2PoolDialFailure: when the only dial fails, the waiting calls go to
+// the Transport, which dials for each and reports its own error.
+func TestH2PoolDialFailure(t *testing.T) {
+	const n = 50
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	p := newH2Pool(&http.Transport{ForceAttemptHTTP2: true})
+	defer p.CloseIdleConnections()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+addr, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			resp, err := p.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errs <- err
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("calls to a refusing host did not return in 20 s")
+	}
+	close(errs)
+	for err := range errs {
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("call: %v, want connection refused", err)
+		}
+	}
+	p.mu.Lock()
+	h := p.hosts[addr]
+	p.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting != 0 || h.dialing != 0 || len(h.conns) != 0 {
+		t.Errorf("after the calls: %d waiting, %d dialing, %d connections, want 0, 0, 0", h.waiting, h.dialing, len(h.conns))
 	}
 }
