@@ -158,8 +158,7 @@ func TestDefaultClientNegotiatesHTTP2(t *testing.T) {
 // the full one (http.HTTP2Config.StrictMaxConcurrentRequests false, Go's
 // default). Each stream is opened after the previous one got its first
 // chunk, so the client knows the server's limit and the connection count
-// is exact: 4. (A burst on a cold client dials once per request that finds
-// no free connection; the bench's W2-h2 and W4-h2 count that.)
+// is exact: 4. (A burst on a cold client: TestDefaultClientColdBurst.)
 func TestDefaultClientDoesNotSerialiseStreams(t *testing.T) {
 	const n, perConn = 1000, 250 // perConn: Go's server default
 	var arrived atomic.Int64

@@ -49,12 +49,14 @@ func Encode(name string, w any, extra map[string]any, reserved ...string) ([]byt
 // when every connection is at the server's MAX_CONCURRENT_STREAMS it dials
 // another instead of queueing (HTTP2Config.StrictMaxConcurrentRequests is
 // false). net/http does not coalesce those dials: a burst that finds no free
-// stream dials once per request, and the extra connections are closed.
+// stream dials once per request. So https requests go through h2Pool, which
+// dials one connection per MAX_CONCURRENT_STREAMS waiting requests and hands
+// hosts that negotiate HTTP/1.1 back to the uncapped transport.
 var HTTPClient = sync.OnceValue(func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0
 	t.MaxIdleConnsPerHost = 1024
 	t.MaxConnsPerHost = 0
 	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: newH2Pool(t)}
 })
