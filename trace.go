@@ -196,22 +196,33 @@ var callIDs atomic.Uint64
 
 type callKey struct{}
 
-// callFrame is the call in progress in a context.
+// callFrame is the call in progress in a context. It is also the context
+// the call runs with: a frame and its context are one allocation, not two
+// (context.WithValue would be the second), on every hooked call.
 type callFrame struct {
+	context.Context
 	id     uint64
 	parent *callFrame
 	usage  *usageCounter // non-nil when this module call counts usage
 }
 
+// Value answers callKey with the frame and passes every other key on.
+func (f *callFrame) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return f
+	}
+	return f.Context.Value(key)
+}
+
 // beginCall returns a context for a new nested call and its CallInfo.
 func beginCall(ctx context.Context) (context.Context, *callFrame, CallInfo) {
 	parent, _ := ctx.Value(callKey{}).(*callFrame)
-	f := &callFrame{id: callIDs.Add(1), parent: parent}
+	f := &callFrame{Context: ctx, id: callIDs.Add(1), parent: parent}
 	info := CallInfo{ID: f.id}
 	if parent != nil {
 		info.ParentID = parent.id
 	}
-	return context.WithValue(ctx, callKey{}, f), f, info
+	return f, f, info
 }
 
 // CurrentCall returns the innermost hooked call of ctx (module, LM or tool)

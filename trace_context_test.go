@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/godspy/dspy/dspytest"
@@ -238,5 +239,38 @@ func TestNoTraceAllocations(t *testing.T) {
 	called := testing.AllocsPerRun(200, func() { tool.Call(ctx, args) })
 	if called > direct {
 		t.Errorf("Tool.Call without a trace: %v allocations, want %v (the tool's own)", called, direct)
+	}
+}
+
+// What a trace with a hook costs a Predict call over no trace at all: one
+// frame per hooked call (the module and its LM call), each frame also being
+// the call's context. A second allocation per frame (a separate
+// context.WithValue) would make this 4.
+const predictAllocsHooked = 2
+
+func TestHookedCallAllocations(t *testing.T) {
+	model := dspytest.Repeat(dspytest.ChatReply("answer", "Paris is the capital of France.", "confidence", "0.93")).DontRecord()
+	p := NewPredict("context, question -> answer, confidence: float")
+	in := Inputs{"context": "France is a country in Europe.", "question": "What is the capital of France?"}
+	allocs := func(ctx context.Context) float64 {
+		return testing.AllocsPerRun(200, func() {
+			if _, err := p.Call(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	base := WithSettings(context.Background(), WithLM(model))
+	off := allocs(base)
+	var starts atomic.Int64
+	hooked := WithSettings(base, WithTrace(&Trace{
+		ModuleStart: func(context.Context, ModuleStartInfo) { starts.Add(1) },
+		LMStart:     func(context.Context, LMStartInfo) { starts.Add(1) },
+	}))
+	on := allocs(hooked)
+	if starts.Load() == 0 {
+		t.Fatal("the hooks never ran")
+	}
+	if extra := on - off; extra > predictAllocsHooked {
+		t.Errorf("Predict.Call with a trace: %v allocations over %v without, want at most %d more", on, off, predictAllocsHooked)
 	}
 }
