@@ -108,6 +108,7 @@ type call struct {
 	id   uint64
 	span trace.Span
 	root *root // the outermost module call of the tree, for paths
+	top  bool  // this call is root's module
 
 	// LM calls: what their metrics are keyed by.
 	lm       bool
@@ -128,6 +129,12 @@ type callCtx struct {
 	context.Context
 	t *tracer
 	c call
+}
+
+// rootCtx is the outermost module call's context and its tree's root.
+type rootCtx struct {
+	callCtx
+	r root
 }
 
 func (c *callCtx) Value(key any) any {
@@ -198,13 +205,21 @@ func typeName(m any) string {
 // span in ctx and returns the context the call runs with.
 func (t *tracer) start(ctx context.Context, info dspy.StartInfo) context.Context {
 	parent := t.callFrom(ctx)
-	cc := &callCtx{t: t, c: call{id: info.Call().ID}}
+	var cc *callCtx
 	if parent != nil {
-		cc.c.root = parent.root
+		cc = &callCtx{t: t, c: call{id: info.Call().ID, root: parent.root}}
 	} else {
 		// The outermost call of ours: LM calls below it report retries and
 		// rate-limit waits to their spans.
 		ctx = lm.WithTrace(ctx, t.lmTrace)
+		if i, ok := info.(dspy.ModuleStartInfo); ok {
+			// The root of the tree rides in the same allocation.
+			rc := &rootCtx{r: root{module: i.Module}}
+			cc = &rc.callCtx
+			cc.t, cc.c.id, cc.c.root, cc.c.top = t, i.ID, &rc.r, true
+		} else {
+			cc = &callCtx{t: t, c: call{id: info.Call().ID}}
+		}
 	}
 	switch i := info.(type) {
 	case dspy.ModuleStartInfo:
@@ -245,9 +260,11 @@ var (
 
 func (t *tracer) startModule(ctx context.Context, c *call, i dspy.ModuleStartInfo) context.Context {
 	path := ""
-	if c.root == nil {
+	switch {
+	case c.top: // the root is this module
+	case c.root == nil: // the outermost module below a call that is not one
 		c.root = &root{module: i.Module}
-	} else {
+	default:
 		path = c.root.pathOf(i.Module)
 	}
 	if r, ok := i.Module.(*dspy.ReAct); ok {
