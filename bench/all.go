@@ -21,7 +21,7 @@ import (
 // runs in a binary that links only its own library, so peak RSS and
 // start-up work are its own.
 var buildTags = map[string]string{
-	"floor": "floor", "godspy": "godspy", "godspy-events": "godspy", "godspy-lm": "godspy", "godspy-otel": "godspyotel", "openai-go": "openaigo",
+	"floor": "floor", "godspy": "godspy", "godspy-events": "godspy", "godspy-lm": "godspy", "godspy-otel": "godspyotel", "godspy-otelsdk": "godspyotel", "openai-go": "openaigo",
 	"dspy-go": "dspygo", "langchaingo": "langchaingo", "eino": "eino",
 }
 

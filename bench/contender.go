@@ -35,7 +35,7 @@ var contenders = map[string]contender{}
 func register(c contender) { contenders[c.name] = c }
 
 // contenderOrder is the table's row order.
-var contenderOrder = []string{"floor", "godspy", "godspy-events", "godspy-otel", "godspy-lm", "openai-go", "dspy-go", "langchaingo", "eino"}
+var contenderOrder = []string{"floor", "godspy", "godspy-events", "godspy-otel", "godspy-otelsdk", "godspy-lm", "openai-go", "dspy-go", "langchaingo", "eino"}
 
 func contenderNames() []string {
 	var out []string
