@@ -13,7 +13,10 @@ import (
 // Value coercion shared by the built-in adapters. Parsed values take these Go
 // types: str and Literal → string, int → int, float → float64, bool → bool,
 // list[T] → []any, dict[K, V] → map[string]any (elements coerced to T or V),
-// Any → what the JSON decoder gives (numbers as float64).
+// Any → what the JSON decoder gives (numbers as float64, except an integer
+// float64 cannot hold exactly — beyond ±2^53 — which is an int64, or a
+// uint64 beyond int64: an id of 2^53+1 keeps its value, as Python's int
+// does).
 
 // coerceText converts the text of one field (Chat and XML adapters) to t.
 func coerceText(t Type, s string) (any, error) {
@@ -131,15 +134,11 @@ func coerceTree(t Type, v any) (any, error) {
 	return plainTree(v), nil
 }
 
-// plainTree replaces json.Number with float64, as encoding/json decodes
-// numbers into an interface.
+// plainTree replaces json.Number with plainNumber's value, in place.
 func plainTree(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if f, err := strconv.ParseFloat(string(x), 64); err == nil {
-			return f
-		}
-		return string(x)
+		return plainNumber(x)
 	case []any:
 		for i, it := range x {
 			x[i] = plainTree(it)
@@ -151,6 +150,33 @@ func plainTree(v any) any {
 	}
 	return v
 }
+
+// plainNumber is a decoded JSON number as a Go value: float64, as
+// encoding/json decodes numbers into an interface, unless it is an integer
+// beyond ±2^53, which float64 would round: then int64, or uint64 above
+// int64's range. A number float64 cannot hold at all stays its text.
+func plainNumber(n json.Number) any {
+	s := string(n)
+	if !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if i >= -maxExactInt && i <= maxExactInt {
+				return float64(i)
+			}
+			return i
+		}
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return u
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f
+	}
+	return s
+}
+
+// maxExactInt is the largest integer below which every integer is a
+// float64.
+const maxExactInt = 1 << 53
 
 // compactText is the compact JSON text of a decoded value.
 func compactText(v any) string {

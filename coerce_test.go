@@ -61,6 +61,11 @@ func TestCoerceText(t *testing.T) {
 		{typ: "dict[str, Any]", in: "[1]", wantErr: `[1] is not a valid dict[str, Any]`},
 		{typ: "Any", in: "plain words", want: "plain words"},
 		{typ: "Any", in: "[1, 2]", want: []any{1.0, 2.0}},
+		// Integers float64 would round stay exact (issue: tool ids > 2^53).
+		{typ: "int", in: "9007199254740993", want: 9007199254740993},
+		{typ: "dict[str, Any]", in: `{"id": 9007199254740993, "n": 2}`, want: map[string]any{"id": int64(9007199254740993), "n": 2.0}},
+		{typ: "Any", in: "[-9007199254740993, 9007199254740992, 18446744073709551615, 2.5e20]", want: []any{int64(-9007199254740993), 9007199254740992.0, uint64(18446744073709551615), 2.5e20}},
+		{typ: "list[Any]", in: "[9007199254740993, (9007199254740995,)]", want: []any{int64(9007199254740993), []any{int64(9007199254740995)}}},
 	} {
 		t.Run(tc.typ+"/"+tc.in, func(t *testing.T) {
 			got, err := coerceText(mustType(tc.typ), tc.in)

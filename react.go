@@ -1,6 +1,7 @@
 package dspy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -415,7 +416,8 @@ func (r *ReAct) nativeStep(ctx context.Context, run *reactRun) (done bool, err e
 		}
 		var args map[string]any
 		if strings.TrimSpace(c.Arguments) != "" {
-			if err := json.Unmarshal([]byte(c.Arguments), &args); err != nil {
+			var err error
+			if args, err = decodeToolArgs(c.Arguments); err != nil {
 				steps[i].Observation = fmt.Sprintf("Execution error in %s: the arguments are not a JSON object: %v: %s", c.Name, err, c.Arguments)
 				continue
 			}
@@ -657,6 +659,25 @@ func writeArgsRepr(b *strings.Builder, args []ToolArg) {
 	b.WriteByte('}')
 }
 
+// decodeToolArgs decodes a native tool call's arguments, a JSON object,
+// with numbers as plainNumber gives them: an integer beyond 2^53 (an id, a
+// timestamp in ns) reaches the tool as the LM wrote it, not rounded.
+func decodeToolArgs(s string) (map[string]any, error) {
+	b := []byte(s)
+	if !json.Valid(b) {
+		var args map[string]any
+		return nil, json.Unmarshal(b, &args) // its error names what is wrong
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var args map[string]any
+	if err := dec.Decode(&args); err != nil {
+		return nil, err
+	}
+	plainTree(args)
+	return args, nil
+}
+
 // writePyValue writes a JSON-like value as Python's repr would.
 func writePyValue(b *strings.Builder, v any) {
 	switch x := v.(type) {
@@ -674,6 +695,8 @@ func writePyValue(b *strings.Builder, v any) {
 		b.WriteString(strconv.Itoa(x))
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
+	case uint64:
+		b.WriteString(strconv.FormatUint(x, 10))
 	case float64:
 		b.WriteString(pyFloat(x))
 	case json.Number:

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -662,4 +664,59 @@ func BenchmarkReAct5Iters(b *testing.B) {
 	b.ReportMetric(float64(wall-iters*toolWait)/float64(iters)/float64(time.Microsecond), "overhead-µs/iter")
 	tools := time.Duration(inTools.Load()) / time.Duration(b.N)
 	b.ReportMetric(float64(wall-tools)/float64(iters)/float64(time.Microsecond), "overhead-excl-measured-tool-µs/iter")
+}
+
+// A tool call's integer arguments beyond 2^53 reach the tool unrounded, with
+// native tool calling and in the text protocol; smaller numbers stay
+// float64, as encoding/json gives them.
+func TestReActIntegerArgs(t *testing.T) {
+	type args struct {
+		ID int64 `json:"id"`
+	}
+	for _, native := range []bool{false, true} {
+		t.Run(fmt.Sprintf("native=%v", native), func(t *testing.T) {
+			var (
+				mu  sync.Mutex
+				got []int64
+			)
+			lookup := dspy.NewTool("lookup", "Looks an order up.", func(_ context.Context, a args) (string, error) {
+				mu.Lock() // native calls of one reply run in parallel
+				got = append(got, a.ID)
+				mu.Unlock()
+				return "shipped", nil
+			})
+			var opts []dspy.ReActOption
+			model := dspytest.NewScriptedLM()
+			if native {
+				opts = append(opts, dspy.WithNativeTools())
+				model.Push(dspytest.Reply{ToolCalls: []lm.ToolCall{
+					{ID: "1", Name: "lookup", Arguments: `{"id": 9007199254740993}`},
+					{ID: "2", Name: "lookup", Arguments: `{"id": 42}`},
+				}}, dspytest.Reply{ToolCalls: []lm.ToolCall{{ID: "3", Name: "finish", Arguments: `{}`}}})
+			} else {
+				model.Push(dspytest.Reply{Text: stepReply("Look it up.", "lookup", `{"id": 9007199254740993}`)},
+					dspytest.Reply{Text: stepReply("And the other.", "lookup", `{"id": 42}`)},
+					dspytest.Reply{Text: stepReply("Done.", "finish", `{}`)})
+			}
+			model.Push(dspytest.Reply{Text: answerReply("shipped")})
+			agent := dspy.NewReAct("question -> answer", []*dspy.Tool{lookup}, opts...)
+			pred, err := agent.Call(withLM(model), dspy.Inputs{"question": "Where are orders 9007199254740993 and 42?"})
+			if err != nil {
+				t.Fatalf("Call: %v", err)
+			}
+			slices.Sort(got)
+			if d := cmp.Diff([]int64{42, 9007199254740993}, got); d != "" {
+				t.Errorf("ids the tool got (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(map[string]any{"id": int64(9007199254740993)}, pred.Trajectory[0].ToolArgs); d != "" {
+				t.Errorf("first step's args (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(map[string]any{"id": 42.0}, pred.Trajectory[1].ToolArgs); d != "" {
+				t.Errorf("second step's args (-want +got):\n%s", d)
+			}
+			if traj := trajectoryOf(model.Requests()[len(model.Requests())-1]); !native && !strings.Contains(traj, `{"id": 9007199254740993}`) {
+				t.Errorf("the extract step's trajectory does not show the id as written:\n%s", traj)
+			}
+		})
+	}
 }

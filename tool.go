@@ -92,7 +92,9 @@ func NewTool[A, R any](name, desc string, fn func(ctx context.Context, args A) (
 // schema is the JSON of an object schema (nil or empty: any object), kept
 // as given, so the LM sees exactly it (an MCP server's inputSchema, for
 // one). fn receives the arguments as JSON values (map[string]any, []any,
-// float64, string, bool), checked against the schema as NewTool's are: the
+// float64, string, bool; an integer beyond ±2^53, which float64 would
+// round, as int64, or uint64 above int64's range), checked against the
+// schema as NewTool's are: the
 // schema's required properties must be present and each argument must
 // have its property's JSON type; where jsonschema-go can resolve the
 // schema, arguments are validated against it; unknown arguments are

@@ -714,3 +714,56 @@ func FuzzToolFromSchema(f *testing.F) {
 		_ = agent.ReactPredictor().Signature().Instructions()
 	})
 }
+
+// Integer arguments beyond 2^53 (ids, nanosecond timestamps) reach the tool
+// with the value they were given: as json.Number (a caller that decoded
+// with UseNumber), inside arrays, inside a Go struct the caller passed,
+// and up to uint64's range.
+func TestToolIntegerPrecision(t *testing.T) {
+	type inner struct {
+		ID int64 `json:"id"`
+	}
+	type args struct {
+		N    int64   `json:"n"`
+		U    uint64  `json:"u,omitempty"`
+		IDs  []int64 `json:"ids,omitempty"`
+		Item *inner  `json:"item,omitempty"`
+	}
+	var got args
+	tool := dspy.NewTool("echo", "Echoes.", func(_ context.Context, a args) (string, error) {
+		got = a
+		return "ok", nil
+	})
+	nested := []any{json.Number("9007199254740995")}
+	for _, tc := range []struct {
+		name string
+		in   map[string]any
+		want args
+	}{
+		{"json.Number", map[string]any{"n": json.Number("9007199254740993")}, args{N: 9007199254740993}},
+		{"negative", map[string]any{"n": json.Number("-9007199254740993")}, args{N: -9007199254740993}},
+		{"int64 max", map[string]any{"n": json.Number("9223372036854775807")}, args{N: 9223372036854775807}},
+		{"uint64 max", map[string]any{"n": 1, "u": json.Number("18446744073709551615")}, args{N: 1, U: 18446744073709551615}},
+		{"in an array", map[string]any{"n": 1, "ids": nested}, args{N: 1, IDs: []int64{9007199254740995}}},
+		{"in a Go struct", map[string]any{"n": 1, "item": inner{ID: 9007199254740997}}, args{N: 1, Item: &inner{ID: 9007199254740997}}},
+		{"numeric string", map[string]any{"n": "9007199254740999"}, args{N: 9007199254740999}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got = args{}
+			if _, err := tool.Call(context.Background(), tc.in); err != nil {
+				t.Fatalf("Call(%v): %v", tc.in, err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("tool got (-want +got):\n%s", d)
+			}
+		})
+	}
+	if nested[0] != json.Number("9007199254740995") {
+		t.Errorf("the caller's array was changed to %#v", nested[0])
+	}
+	_, err := tool.Call(context.Background(), map[string]any{"n": json.Number("18446744073709551615")})
+	var ae *dspy.ToolArgError
+	if !errors.As(err, &ae) || ae.Arg != "n" {
+		t.Errorf("Call with n beyond int64: %v, want a *ToolArgError for n", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -925,7 +926,7 @@ func (ts *toolSchema) check(tool string, raw map[string]any) (map[string]any, er
 	sort.Strings(keys)
 	out := make(map[string]any, len(raw))
 	for _, k := range keys {
-		v := normalizeJSON(raw[k])
+		v := plainNumbers(normalizeJSON(raw[k]))
 		c, ok := ts.checks[k]
 		if !ok {
 			if ts.closed {
@@ -993,16 +994,55 @@ func normalizeJSON(v any) any {
 	if err != nil {
 		return v
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // an int64 field beyond 2^53 keeps its value
 	var out any
-	if json.Unmarshal(b, &out) != nil {
+	if dec.Decode(&out) != nil {
 		return v
 	}
-	return out
+	return plainTree(out)
+}
+
+// plainNumbers replaces the json.Numbers in v (a caller decoded with
+// UseNumber) with plainNumber's values, copying what it changes: the
+// schema validator takes Go numbers, and the caller's maps stay theirs.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return plainNumber(x)
+	case []any:
+		var out []any
+		for i, e := range x {
+			if p := plainNumbers(e); !sameValue(p, e) {
+				if out == nil {
+					out = slices.Clone(x)
+				}
+				out[i] = p
+			}
+		}
+		if out != nil {
+			return out
+		}
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if p := plainNumbers(e); !sameValue(p, e) {
+				if out == nil {
+					out = maps.Clone(x)
+				}
+				out[k] = p
+			}
+		}
+		if out != nil {
+			return out
+		}
+	}
+	return v
 }
 
 func isJSONValue(v any) bool {
 	switch x := v.(type) {
-	case nil, string, bool, float64, json.Number, int, int64:
+	case nil, string, bool, float64, json.Number, int, int64, uint64:
 		return true
 	case map[string]any:
 		for _, e := range x {
@@ -1112,7 +1152,7 @@ func typeFits(v any, types []string) (string, bool) {
 		got = "object"
 	case []any:
 		got = "array"
-	case int, int64:
+	case int, int64, uint64:
 		got = "integer"
 	case float64:
 		got = "number"
