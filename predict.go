@@ -136,16 +136,38 @@ func (p *Predict) Forward(ctx context.Context, in Inputs) (*Prediction, error) {
 	if adapter == nil {
 		adapter = ChatAdapter{}
 	}
+	var next Adapter
+	if fb, ok := adapter.(FallbackAdapter); ok {
+		next = fb.Fallback()
+	}
+	if next == nil {
+		return p.run(ctx, &s, model, adapter, in)
+	}
+	// The fallback formats the inputs again, but it needs their values, not
+	// the caller's map: a call waiting on its LM keeps 16 bytes per input
+	// rather than the map (about 350 bytes for one field).
+	var buf [8]any // on the stack: no allocation for a usual signature
+	vals := buf[:0]
+	for _, f := range p.sig.inputs {
+		vals = append(vals, in[f.Name])
+	}
 	pred, err := p.run(ctx, &s, model, adapter, in)
-	var pe *ParseError
-	if err != nil && errors.As(err, &pe) {
-		if fb, ok := adapter.(FallbackAdapter); ok {
-			if next := fb.Fallback(); next != nil {
-				pred, err = p.run(ctx, &s, model, next, in)
-			}
+	if err != nil && isParseError(err) {
+		again := make(Inputs, len(vals)) // CheckInputs: exactly the signature's inputs
+		for i, f := range p.sig.inputs {
+			again[f.Name] = vals[i]
 		}
+		pred, err = p.run(ctx, &s, model, next, again)
 	}
 	return pred, err
+}
+
+// isParseError reports whether err is a *ParseError. Its own function, so
+// that the target errors.As needs is allocated only when there is an
+// error.
+func isParseError(err error) bool {
+	var pe *ParseError
+	return errors.As(err, &pe)
 }
 
 func (p *Predict) request() *lm.Request {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -302,5 +303,40 @@ func TestPredictionStrings(t *testing.T) {
 		if _, err := p.Strings(name); err == nil || err.Error() != want {
 			t.Errorf("Strings(%s) error = %v, want %s", name, err, want)
 		}
+	}
+}
+
+// The JSON fallback formats the same inputs again: Forward keeps their
+// values (on the stack for up to 8 inputs), not the caller's map.
+func TestFallbackKeepsInputs(t *testing.T) {
+	for _, n := range []int{1, 2, 8, 9, 12} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			names := make([]string, n)
+			in := Inputs{}
+			for i := range names {
+				names[i] = fmt.Sprintf("in%d", i)
+				in[names[i]] = fmt.Sprintf("value %d", i)
+			}
+			model := dspytest.NewScriptedLM("no markers here", `{"answer": "42"}`)
+			ctx := WithSettings(context.Background(), WithLM(model))
+			pred, err := NewPredict(strings.Join(names, ", ")+" -> answer").Call(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pred.Get("answer") != "42" {
+				t.Fatalf("answer = %v, want 42 from the JSON fallback", pred.Get("answer"))
+			}
+			reqs := model.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want 2", len(reqs))
+			}
+			first, again := reqs[0].Messages[len(reqs[0].Messages)-1].Content, reqs[1].Messages[len(reqs[1].Messages)-1].Content
+			for i, name := range names {
+				want := fmt.Sprintf("[[ ## %s ## ]]\nvalue %d", name, i)
+				if !strings.Contains(first, want) || !strings.Contains(again, want) {
+					t.Errorf("input %s: first request has it %v, fallback %v; want both", name, strings.Contains(first, want), strings.Contains(again, want))
+				}
+			}
+		})
 	}
 }

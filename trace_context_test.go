@@ -213,11 +213,12 @@ func TestTraceComposeContext(t *testing.T) {
 	}
 }
 
-// The allocation budget of a Predict call with no trace installed, measured
-// on main before the Context hook existed: hooks must cost nothing when
-// nobody listens. If a change to the adapter or Predict moves it, update
-// the number in the same commit and say why.
-const predictAllocsNoTrace = 15
+// The allocation budget of a Predict call with no trace installed: hooks
+// must cost nothing when nobody listens. 15 on main before the Context
+// hook existed; 12 since Predict.Forward allocates errors.As's target only
+// when there is an error (2026-12-03). If a change to the adapter or
+// Predict moves it, update the number in the same commit and say why.
+const predictAllocsNoTrace = 12
 
 func TestNoTraceAllocations(t *testing.T) {
 	model := dspytest.Repeat(dspytest.ChatReply("answer", "Paris is the capital of France.", "confidence", "0.93")).DontRecord()

@@ -32,6 +32,8 @@ type Client struct {
 	baseURL     string
 	endpoint    string // full chat-completions URL
 	apiKey      string
+	authKey     string   // the header the key goes in
+	auth        []string // its value, built once
 	header      http.Header
 	hc          *http.Client
 	provider    string
@@ -161,6 +163,13 @@ func newClient(model string, opts []Option) *Client {
 		c.maxField = "max_tokens"
 	}
 	c.redact = provider.NewRedactor(c.apiKey, c.header)
+	if c.apiKey != "" {
+		if c.azure {
+			c.authKey, c.auth = "Api-Key", []string{c.apiKey}
+		} else {
+			c.authKey, c.auth = "Authorization", []string{"Bearer " + c.apiKey}
+		}
+	}
 	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
 	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
 	return c
@@ -225,19 +234,20 @@ func (c *Client) post(ctx context.Context, body *reqBody, stream bool) (*http.Re
 		}
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
+	// The values are shared by every request, as WithHeader's always were:
+	// a RoundTripper may replace a request's header values, never write
+	// into them (http.RoundTripper: RoundTrip should not modify the
+	// request), and each call holds three fewer slices and no copy of the
+	// key while it waits.
 	h := hreq.Header
-	h["Content-Type"] = []string{"application/json"}
+	h["Content-Type"] = jsonValue
 	if stream {
-		h["Accept"] = []string{"text/event-stream"}
+		h["Accept"] = eventStreamValue
 	} else {
-		h["Accept"] = []string{"application/json"}
+		h["Accept"] = jsonValue
 	}
-	if c.apiKey != "" {
-		if c.azure {
-			h["Api-Key"] = []string{c.apiKey}
-		} else {
-			h["Authorization"] = []string{"Bearer " + c.apiKey}
-		}
+	if c.auth != nil {
+		h[c.authKey] = c.auth
 	}
 	for k, v := range c.header {
 		h[k] = v
@@ -252,6 +262,12 @@ func (c *Client) post(ctx context.Context, body *reqBody, stream bool) (*http.Re
 	}
 	return resp, resp.Header, nil
 }
+
+// Header values every request shares (see post); never written.
+var (
+	jsonValue        = []string{"application/json"}
+	eventStreamValue = []string{"text/event-stream"}
+)
 
 // statusError builds the *lm.APIError of a non-2xx response.
 func (c *Client) statusError(resp *http.Response) error {
