@@ -8,7 +8,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,8 +143,11 @@ func (c *Client) GoString() string { return c.String() }
 
 const providerName = "anthropic"
 
-func (c *Client) post(ctx context.Context, body []byte, stream bool) (*http.Response, http.Header, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+// post sends body. The request's bytes are let go once written
+// (provider.NewPost): a call waiting on its reply keeps no copy of its
+// prompt as JSON; a resend encodes it again.
+func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*http.Response, http.Header, error) {
+	hreq, err := provider.NewPost(ctx, c.endpoint, body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("anthropic: %w", err)
 	}
@@ -198,10 +200,11 @@ func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {
 
 // Generate makes a blocking Messages call, retrying as the policy allows.
 func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, error) {
-	body, err := c.encode(req, false)
+	first, err := c.encode(req, false)
 	if err != nil {
 		return nil, c.redact.Error(err)
 	}
+	body := provider.NewBody(first, func() ([]byte, error) { return c.encode(req, false) })
 	var out *lm.Response
 	err = provider.Bound(ctx, providerName, c.timeout, func(ctx context.Context) error {
 		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {

@@ -276,18 +276,19 @@ func (e *ProtocolError) Unwrap() []error {
 func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk, error] {
 	return func(yield func(lm.Chunk, error) bool) {
 		yield = c.redact.Yield(yield)
-		body, err := c.encode(req, true)
+		first, err := c.encode(req, true)
 		if err != nil {
 			yield(lm.Chunk{}, err)
 			return
 		}
+		body := provider.NewBody(first, func() ([]byte, error) { return c.encode(req, true) })
 		c.retry.Stream(ctx, yield, func(ctx context.Context, emit func(lm.Chunk) bool) (http.Header, error) {
 			return c.streamOnce(ctx, body, emit)
 		})
 	}
 }
 
-func (c *Client) streamOnce(ctx context.Context, body []byte, emit func(lm.Chunk) bool) (http.Header, error) {
+func (c *Client) streamOnce(ctx context.Context, body *provider.Body, emit func(lm.Chunk) bool) (http.Header, error) {
 	s, h, err := provider.Open(ctx, providerName, c.idle, 0, func(ctx context.Context) (*http.Response, http.Header, error) {
 		return c.post(ctx, body, true)
 	})

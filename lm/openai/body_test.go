@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -80,7 +81,7 @@ func TestBodyNotKeptAfterSend(t *testing.T) {
 			arr := new([1024]byte)
 			n := copy(arr[:], first)
 			wp := weak.Make(arr)
-			body := newBody(arr[:n], func() ([]byte, error) { return c.encode(req, stream) })
+			body := provider.NewBody(arr[:n], func() ([]byte, error) { return c.encode(req, stream) })
 			arr = nil
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"time"
@@ -211,28 +210,10 @@ func (c *Client) chatURL() string {
 // post sends body and returns a 2xx response. A non-2xx answer is read,
 // closed and returned as an *lm.APIError with the response header, so the
 // caller can honour Retry-After.
-func (c *Client) post(ctx context.Context, body *reqBody, stream bool) (*http.Response, http.Header, error) {
-	b, err := body.take()
-	if err != nil {
-		return nil, nil, err
-	}
-	// The request lives until the response; its body need not (see
-	// reqBody): the reader lets go of the bytes once they are written. It
-	// stays a *bytes.Reader, which net/http knows is in memory, so the
-	// headers and the body still go out in one write.
-	br := bytes.NewReader(b)
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { br.Reset(nil) }})
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, nil)
+func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*http.Response, http.Header, error) {
+	hreq, err := provider.NewPost(ctx, c.endpoint, body) // lets go of the sent bytes
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
-	}
-	hreq.Body, hreq.ContentLength = io.NopCloser(br), int64(len(b))
-	hreq.GetBody = func() (io.ReadCloser, error) {
-		b, err := body.take()
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	// The values are shared by every request, as WithHeader's always were:
 	// a RoundTripper may replace a request's header values, never write
@@ -310,13 +291,13 @@ func (c *Client) Generate(ctx context.Context, req *lm.Request) (*lm.Response, e
 	if err != nil {
 		return nil, c.redact.Error(err)
 	}
-	return c.generate(ctx, newBody(body, func() ([]byte, error) { return c.encode(req, false) }), c.decodeResponse)
+	return c.generate(ctx, provider.NewBody(body, func() ([]byte, error) { return c.encode(req, false) }), c.decodeResponse)
 }
 
 // generate posts body, retrying as the policy allows within the call
 // timeout, and decodes a 2xx reply with decode. The Responses client shares
 // it.
-func (c *Client) generate(ctx context.Context, body *reqBody, decode func([]byte, http.Header) (*lm.Response, error)) (*lm.Response, error) {
+func (c *Client) generate(ctx context.Context, body *provider.Body, decode func([]byte, http.Header) (*lm.Response, error)) (*lm.Response, error) {
 	var out *lm.Response
 	err := provider.Bound(ctx, c.provider, c.timeout, func(ctx context.Context) error {
 		return c.retry.Do(ctx, func(ctx context.Context) (http.Header, error) {

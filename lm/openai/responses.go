@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -85,7 +86,7 @@ func (r *Responses) Generate(ctx context.Context, req *lm.Request) (*lm.Response
 	if err != nil {
 		return nil, c.redact.Error(err)
 	}
-	return c.generate(ctx, newBody(body, func() ([]byte, error) { return r.encode(req, false) }), r.decodeResponse)
+	return c.generate(ctx, provider.NewBody(body, func() ([]byte, error) { return r.encode(req, false) }), r.decodeResponse)
 }
 
 // Stream makes a streaming Responses call (stream: true). The request is
@@ -107,7 +108,7 @@ func (r *Responses) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Ch
 			return
 		}
 		st := &respState{}
-		rb := newBody(body, func() ([]byte, error) { return r.encode(req, true) })
+		rb := provider.NewBody(body, func() ([]byte, error) { return r.encode(req, true) })
 		c.retry.Stream(ctx, yield, func(ctx context.Context, emit func(lm.Chunk) bool) (http.Header, error) {
 			st.reset() // each attempt decodes afresh
 			return r.streamOnce(ctx, rb, st, emit)

@@ -222,7 +222,7 @@ func (st *respState) reasoning(s segment, text string) string {
 
 // streamOnce makes one attempt. It returns nil when the stream ended well or
 // the consumer stopped, else the error and any response header.
-func (r *Responses) streamOnce(ctx context.Context, body *reqBody, st *respState, emit func(lm.Chunk) bool) (http.Header, error) {
+func (r *Responses) streamOnce(ctx context.Context, body *provider.Body, st *respState, emit func(lm.Chunk) bool) (http.Header, error) {
 	c := r.c
 	s, h, err := provider.Open(ctx, c.provider, c.idle, c.maxLine, func(ctx context.Context) (*http.Response, http.Header, error) {
 		return c.post(ctx, body, true)

@@ -43,7 +43,7 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 			return
 		}
 		st := &streamState{}
-		rb := newBody(body, func() ([]byte, error) { return c.encode(req, true) })
+		rb := provider.NewBody(body, func() ([]byte, error) { return c.encode(req, true) })
 		c.retry.Stream(ctx, yield, func(ctx context.Context, emit func(lm.Chunk) bool) (http.Header, error) {
 			*st = streamState{} // each attempt decodes afresh
 			return c.streamOnce(ctx, rb, st, emit)
@@ -53,7 +53,7 @@ func (c *Client) Stream(ctx context.Context, req *lm.Request) iter.Seq2[lm.Chunk
 
 // streamOnce makes one attempt. It returns nil when the stream ended well or
 // the consumer stopped, else the error and any response header.
-func (c *Client) streamOnce(ctx context.Context, body *reqBody, st *streamState, emit func(lm.Chunk) bool) (http.Header, error) {
+func (c *Client) streamOnce(ctx context.Context, body *provider.Body, st *streamState, emit func(lm.Chunk) bool) (http.Header, error) {
 	s, h, err := provider.Open(ctx, c.provider, c.idle, c.maxLine, func(ctx context.Context) (*http.Response, http.Header, error) {
 		return c.post(ctx, body, true)
 	})
