@@ -172,9 +172,9 @@ func renderTables(sum map[string]median, names []string, m machine) string {
 		}
 	}
 
-	fmt.Fprintf(&b, "\n**W4 concurrent streams** (%d concurrent streamed replies of 100 chunks, 20 ms apart; ideal wall ≈ 2 s; delivery latency server write → consumer event)\n\n", w4n)
-	b.WriteString("| contender | wall s | vs floor | peak RSS MB | vs floor | p50 ms | p99 ms | p99 vs floor | events | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	f4, _ := get("floor", "W4", w4n)
+	fmt.Fprintf(&b, "\n**W4 concurrent streams** (%d concurrent streamed replies of 100 chunks, 20 ms apart; ideal wall ≈ 2 s; delivery latency server write → consumer event; medians of the %d measurements of each contender, several per run: W4's p99 moves most between measurements)\n\n", w4n, f4.Runs)
+	b.WriteString("| contender | wall s | vs floor | peak RSS MB | vs floor | p50 ms | p99 ms | p99 vs floor | events | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, c := range names {
 		x, _ := get(c, "W4", w4n)
 		fmt.Fprintf(&b, "| %s | %.2f | %s | %.1f | %s | %.2f | %.2f | %s | %s | %s |\n", c, x.WallNs/1e9, ratio(x.WallNs, f4.WallNs),
