@@ -33,12 +33,17 @@ const DefaultMaxTokens = 4096
 
 // Client calls one Anthropic model. It is safe for concurrent use.
 type Client struct {
-	model       string
-	baseURL     string
-	endpoint    string
-	apiKey      string
-	header      http.Header
-	hc          *http.Client
+	model    string
+	baseURL  string
+	endpoint string
+	apiKey   string
+	keyValue []string // X-Api-Key's value, built once
+	header   http.Header
+	hc       *http.Client
+	// shared are the request headers of a blocking and a streamed call
+	// ([0], [1]) when hc is provider.HTTPClient: one map for every call
+	// (see post). Nil with a caller's client.
+	shared      [2]http.Header
 	temperature *float64
 	maxTokens   int
 	retry       lm.RetryPolicy
@@ -117,13 +122,23 @@ func New(model string, opts ...Option) *Client {
 	for _, o := range opts {
 		o.apply(c)
 	}
-	if c.hc == nil {
+	own := c.hc == nil // calls share a header map (provider.HTTPClient)
+	if own {
 		c.hc = provider.HTTPClient()
 	}
 	c.endpoint = strings.TrimRight(c.baseURL, "/") + "/v1/messages"
 	c.redact = provider.NewRedactor(c.apiKey, c.header)
 	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
 	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
+	if c.apiKey != "" {
+		c.keyValue = []string{c.apiKey}
+	}
+	if own {
+		for i := range c.shared {
+			c.shared[i] = http.Header{}
+			c.setHeader(c.shared[i], i == 1)
+		}
+	}
 	return c
 }
 
@@ -151,17 +166,10 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 	if err != nil {
 		return nil, nil, fmt.Errorf("anthropic: %w", err)
 	}
-	h := hreq.Header
-	h["Content-Type"] = []string{"application/json"}
-	h["Anthropic-Version"] = []string{APIVersion}
-	if stream {
-		h["Accept"] = []string{"text/event-stream"}
-	}
-	if c.apiKey != "" {
-		h["X-Api-Key"] = []string{c.apiKey}
-	}
-	for k, v := range c.header {
-		h[k] = v
+	if h := c.shared[streamIndex(stream)]; h != nil {
+		hreq.Header = h // one map for every call (provider.HTTPClient)
+	} else {
+		c.setHeader(hreq.Header, stream)
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
@@ -178,6 +186,35 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 		return nil, resp.Header, e
 	}
 	return resp, resp.Header, nil
+}
+
+// setHeader sets a request's headers.
+func (c *Client) setHeader(h http.Header, stream bool) {
+	h["Content-Type"] = jsonValue
+	h["Anthropic-Version"] = versionValue
+	if stream {
+		h["Accept"] = eventStreamValue
+	}
+	if c.keyValue != nil {
+		h["X-Api-Key"] = c.keyValue
+	}
+	for k, v := range c.header {
+		h[k] = v
+	}
+}
+
+// Header values every request shares; never written.
+var (
+	jsonValue        = []string{"application/json"}
+	versionValue     = []string{APIVersion}
+	eventStreamValue = []string{"text/event-stream"}
+)
+
+func streamIndex(stream bool) int {
+	if stream {
+		return 1
+	}
+	return 0
 }
 
 // errorFrom reads {"type":"error","error":{"type":...,"message":...}}.

@@ -27,14 +27,18 @@ import (
 // Client calls one model of one chat-completions server. It is safe for
 // concurrent use; create it once and share it.
 type Client struct {
-	model       string
-	baseURL     string
-	endpoint    string // full chat-completions URL
-	apiKey      string
-	authKey     string   // the header the key goes in
-	auth        []string // its value, built once
-	header      http.Header
-	hc          *http.Client
+	model    string
+	baseURL  string
+	endpoint string // full chat-completions URL
+	apiKey   string
+	authKey  string   // the header the key goes in
+	auth     []string // its value, built once
+	header   http.Header
+	hc       *http.Client
+	// shared are the request headers of a blocking and a streamed call
+	// ([0], [1]) when hc is provider.HTTPClient: one map for every call
+	// (see post). Nil with a caller's client.
+	shared      [2]http.Header
 	provider    string
 	temperature *float64
 	maxTokens   int
@@ -155,7 +159,8 @@ func newClient(model string, opts []Option) *Client {
 	for _, o := range opts {
 		o.apply(c)
 	}
-	if c.hc == nil {
+	own := c.hc == nil // calls share a header map (provider.HTTPClient)
+	if own {
 		c.hc = provider.HTTPClient()
 	}
 	if c.maxField == "" {
@@ -171,6 +176,12 @@ func newClient(model string, opts []Option) *Client {
 	}
 	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
 	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
+	if own {
+		for i := range c.shared {
+			c.shared[i] = http.Header{}
+			c.setHeader(c.shared[i], i == 1)
+		}
+	}
 	return c
 }
 
@@ -215,23 +226,10 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
 	}
-	// The values are shared by every request, as WithHeader's always were:
-	// a RoundTripper may replace a request's header values, never write
-	// into them (http.RoundTripper: RoundTrip should not modify the
-	// request), and each call holds three fewer slices and no copy of the
-	// key while it waits.
-	h := hreq.Header
-	h["Content-Type"] = jsonValue
-	if stream {
-		h["Accept"] = eventStreamValue
+	if h := c.shared[streamIndex(stream)]; h != nil {
+		hreq.Header = h // one map for every call (provider.HTTPClient)
 	} else {
-		h["Accept"] = jsonValue
-	}
-	if c.auth != nil {
-		h[c.authKey] = c.auth
-	}
-	for k, v := range c.header {
-		h[k] = v
+		c.setHeader(hreq.Header, stream)
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
@@ -244,7 +242,34 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 	return resp, resp.Header, nil
 }
 
-// Header values every request shares (see post); never written.
+// setHeader sets a request's headers. The values are shared by every
+// request, as WithHeader's always were: a RoundTripper may replace a
+// request's header values, never write into them (http.RoundTripper:
+// RoundTrip should not modify the request), and each call holds no slices
+// and no copy of a key of its own while it waits.
+func (c *Client) setHeader(h http.Header, stream bool) {
+	h["Content-Type"] = jsonValue
+	if stream {
+		h["Accept"] = eventStreamValue
+	} else {
+		h["Accept"] = jsonValue
+	}
+	if c.auth != nil {
+		h[c.authKey] = c.auth
+	}
+	for k, v := range c.header {
+		h[k] = v
+	}
+}
+
+func streamIndex(stream bool) int {
+	if stream {
+		return 1
+	}
+	return 0
+}
+
+// Header values every request shares (see setHeader); never written.
 var (
 	jsonValue        = []string{"application/json"}
 	eventStreamValue = []string{"text/event-stream"}
