@@ -26,7 +26,7 @@ func renderW5(sum map[string]median) string {
 	}
 	slices.Sort(ns)
 	var b strings.Builder
-	b.WriteString("\n**W5 serving path** (N concurrent SSE clients → HTTP server → \"question -> answer\" program with a listener on answer → provider stream of 200 chunks 10 ms apart; ideal wall ≈ 2 s; CPU and peak RSS of the server process alone, per token delivered; latency provider write → client read of the SSE event; goal ≤ 1.3× the floor's CPU and p99)\n\n")
+	fmt.Fprintf(&b, "\n**W5 serving path** (N concurrent SSE clients → HTTP server → \"question -> answer\" program with a listener on answer → provider stream of 200 chunks 10 ms apart; ideal wall ≈ 2 s; CPU and peak RSS of the server process alone, per token delivered; latency provider write → client read of the SSE event; medians of the %d measurements of each, several per run, as for W4; goal ≤ 1.3× the floor's CPU and p99)\n\n", sum[mkey("floor", "W5", ns[len(ns)-1])].Runs)
 	b.WriteString("| contender | N | CPU µs/event | vs floor | p50 ms | p99 ms | p99 vs floor | peak RSS MB | vs floor | wall s | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, n := range ns {
 		f := sum[mkey("floor", "W5", n)]
