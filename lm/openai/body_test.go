@@ -3,12 +3,9 @@ package openai
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -16,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/godspy/dspy/internal/provider"
+	"github.com/godspy/dspy/internal/replay"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -48,18 +46,6 @@ func holdServer(t *testing.T) (srv *httptest.Server, held <-chan string, release
 		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
 	}))
 	return srv, h, release
-}
-
-// released waits, collecting garbage, until p's object is gone.
-func released[T any](p weak.Pointer[T]) bool {
-	for range 100 {
-		runtime.GC()
-		if p.Value() == nil {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }
 
 // A call waiting on its provider does not keep the JSON body it has sent:
@@ -113,7 +99,7 @@ func TestBodyNotKeptAfterSend(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the server did not get the request within 10s")
 			}
-			if !released(wp) {
+			if !replay.Released(wp) {
 				t.Error("the sent body is still reachable while the call waits for its reply")
 			}
 			close(release)
@@ -130,81 +116,24 @@ func TestBodyNotKeptAfterSend(t *testing.T) {
 	}
 }
 
-// A resend, by net/http's GetBody (a dead keep-alive connection) or by a
-// retry of the policy, sends the same bytes as the first send, though they
-// were not kept.
+const okReply = `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`
+
 func TestBodyResend(t *testing.T) {
-	var bodies []string
-	var rewinds []string
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		bodies = append(bodies, string(b))
-		rb, err := r.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		b, _ = io.ReadAll(rb)
-		rewinds = append(rewinds, string(b))
-		status, text := 200, `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`
-		if len(bodies) == 1 {
-			status, text = 500, `{"error":{"message":"try again","type":"server_error"}}`
-		}
-		return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: io.NopCloser(strings.NewReader(text)), ContentLength: int64(len(text)), Request: r}, nil
-	})
-	c := New("m", WithBaseURL("http://example.invalid/v1"), WithAPIKey("k"), WithHTTPClient(&http.Client{Transport: rt}),
-		WithRetry(lm.RetryPolicy{BaseDelay: time.Millisecond}))
 	req := &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hello"}}}
-	want, err := c.encode(req, false)
+	want, err := New("m").encode(req, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Generate(context.Background(), req); err != nil {
-		t.Fatal(err)
-	}
-	w := string(want)
-	if diff := cmp.Diff([]string{w, w}, bodies); diff != "" {
-		t.Errorf("bodies sent, first try and retry (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{w, w}, rewinds); diff != "" {
-		t.Errorf("bodies of GetBody (-want +got):\n%s", diff)
-	}
+	replay.ResendTest(t, req, string(want),
+		replay.Status(500, http.Header{"Content-Type": {"application/json"}}, `{"error":{"message":"try again","type":"server_error"}}`),
+		replay.Status(200, http.Header{"Content-Type": {"application/json"}}, okReply),
+		func(hc *http.Client) lm.LM {
+			return New("m", WithBaseURL("http://example.invalid/v1"), WithAPIKey("k"), WithHTTPClient(hc), WithRetry(lm.RetryPolicy{BaseDelay: time.Millisecond}))
+		})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// countConn counts the writes on a connection.
-type countConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countConn) Write(p []byte) (int, error) { c.writes.Add(1); return c.Conn.Write(p) }
-
-// A request goes out in one write, headers and body together: a body
-// net/http does not know to be in memory would make it flush the headers
-// first, a packet more per call (Go issue 22088).
 func TestRequestOneWrite(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
-	}))
-	defer srv.Close()
-	var writes atomic.Int64
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		return countConn{c, &writes}, err
-	}}
-	defer tr.CloseIdleConnections()
-	c := New("m", WithBaseURL(srv.URL+"/v1"), WithAPIKey("k"), WithHTTPClient(&http.Client{Transport: tr}))
-	if _, err := c.Generate(context.Background(), &lm.Request{Messages: []lm.Message{{Role: lm.RoleUser, Content: "hello"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if n := writes.Load(); n != 1 {
-		t.Errorf("the request took %d writes, want 1", n)
-	}
+	replay.OneWriteTest(t, okReply, func(url string, hc *http.Client) lm.LM {
+		return New("m", WithBaseURL(url+"/v1"), WithAPIKey("k"), WithHTTPClient(hc))
+	})
 }
