@@ -1007,30 +1007,41 @@ func normalizeJSON(v any) any {
 // UseNumber) with plainNumber's values, copying what it changes: the
 // schema validator takes Go numbers, and the caller's maps stay theirs.
 func plainNumbers(v any) any {
+	if n, ok := v.(json.Number); ok {
+		return plainNumber(n)
+	}
+	return rewrite(v,
+		func(_ string, e any) any { return plainNumbers(e) },
+		func(_ int, e any) any { return plainNumbers(e) })
+}
+
+// rewrite returns v with each element of a map (inMap, by key) or a slice
+// (inSlice, by index) replaced by what the function returns for it,
+// copying the map or slice only when an element changed (sameValue): the
+// caller's values stay theirs. Any other v is returned as it is.
+func rewrite(v any, inMap func(k string, e any) any, inSlice func(i int, e any) any) any {
 	switch x := v.(type) {
-	case json.Number:
-		return plainNumber(x)
-	case []any:
-		var out []any
-		for i, e := range x {
-			if p := plainNumbers(e); !sameValue(p, e) {
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if c := inMap(k, e); !sameValue(c, e) {
 				if out == nil {
-					out = slices.Clone(x)
+					out = maps.Clone(x)
 				}
-				out[i] = p
+				out[k] = c
 			}
 		}
 		if out != nil {
 			return out
 		}
-	case map[string]any:
-		var out map[string]any
-		for k, e := range x {
-			if p := plainNumbers(e); !sameValue(p, e) {
+	case []any:
+		var out []any
+		for i, e := range x {
+			if c := inSlice(i, e); !sameValue(c, e) {
 				if out == nil {
-					out = maps.Clone(x)
+					out = slices.Clone(x)
 				}
-				out[k] = p
+				out[i] = c
 			}
 		}
 		if out != nil {
@@ -1086,48 +1097,26 @@ func coerce(v any, s, root *jsonschema.Schema, depth int) any {
 				return f
 			}
 		}
-	case map[string]any:
-		var out map[string]any
-		for k, e := range x {
+	}
+	return rewrite(v,
+		func(k string, e any) any {
 			sub := s.Properties[k]
 			if sub == nil {
 				sub = s.AdditionalProperties
 			}
-			if c := coerce(e, sub, root, depth+1); !sameValue(c, e) {
-				if out == nil {
-					out = make(map[string]any, len(x))
-					for k2, e2 := range x {
-						out[k2] = e2
-					}
-				}
-				out[k] = c
-			}
-		}
-		if out != nil {
-			return out
-		}
-	case []any:
-		var out []any
-		for i, e := range x {
+			return coerce(e, sub, root, depth+1)
+		},
+		func(i int, e any) any {
 			sub := s.Items
 			if i < len(s.PrefixItems) {
 				sub = s.PrefixItems[i]
 			}
-			if c := coerce(e, sub, root, depth+1); !sameValue(c, e) {
-				if out == nil {
-					out = slices.Clone(x)
-				}
-				out[i] = c
-			}
-		}
-		if out != nil {
-			return out
-		}
-	}
-	return v
+			return coerce(e, sub, root, depth+1)
+		})
 }
 
-// sameValue reports whether coerce returned its input unchanged.
+// sameValue reports whether rewrite's function returned its input
+// unchanged.
 func sameValue(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:
