@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/lm"
 )
 
@@ -29,6 +30,53 @@ func Released[T any](p weak.Pointer[T]) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return false
+}
+
+// NotKeptTest checks that a call waiting on its reply does not keep the
+// JSON body it has sent: at 10,000 calls in flight that would be 10,000
+// bodies. The first send's bytes, first, are put in an allocation of
+// their own, watched by a weak pointer, and must be collectable while the
+// server holds the request. call makes the call with body (on a goroutine
+// of this test, bounded by ctx) and checks its reply; resend encodes the
+// body again; held receives the body the server got once it holds the
+// request; closing release lets the server answer.
+func NotKeptTest(t *testing.T, first []byte, resend func() ([]byte, error), held <-chan string, release chan<- struct{}, call func(ctx context.Context, body *provider.Body) error) {
+	t.Helper()
+	arr := new([4096]byte)
+	if len(first) > len(arr) {
+		t.Fatalf("the body is %d bytes, more than the test's %d", len(first), len(arr))
+	}
+	n := copy(arr[:], first)
+	wp := weak.Make(arr)
+	body := provider.NewBody(arr[:n], resend)
+	arr = nil
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- call(ctx, body) }()
+	select {
+	case got := <-held:
+		if diff := cmp.Diff(string(first), got); diff != "" {
+			t.Errorf("body the server got (-want +got):\n%s", diff)
+		}
+	case err := <-done:
+		t.Fatalf("the call ended before the server held it: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not get the request within 10s")
+	}
+	if !Released(wp) {
+		t.Error("the sent body is still reachable while the call waits for its reply")
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("call: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call did not end within 10s of the release")
+	}
 }
 
 // countConn counts the writes on a connection.

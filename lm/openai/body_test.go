@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"weak"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/godspy/dspy/internal/provider"
 	"github.com/godspy/dspy/internal/replay"
@@ -62,55 +59,21 @@ func TestBodyNotKeptAfterSend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The body in an allocation of its own, watched by a weak
-			// pointer.
-			arr := new([1024]byte)
-			n := copy(arr[:], first)
-			wp := weak.Make(arr)
-			body := provider.NewBody(arr[:n], func() ([]byte, error) { return c.encode(req, stream) })
-			arr = nil
-
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			done := make(chan error, 1)
-			go func() {
+			replay.NotKeptTest(t, first, func() ([]byte, error) { return c.encode(req, stream) }, held, release, func(ctx context.Context, body *provider.Body) error {
 				if !stream {
 					resp, err := c.generate(ctx, body, c.decodeResponse)
 					if err == nil && resp.Text() != "hi" {
 						err = io.ErrUnexpectedEOF
 					}
-					done <- err
-					return
+					return err
 				}
 				var got []lm.Chunk
 				_, err := c.streamOnce(ctx, body, &streamState{}, func(ch lm.Chunk) bool { got = append(got, ch); return true })
 				if err == nil && (len(got) == 0 || got[0].Text != "hi") {
 					err = io.ErrUnexpectedEOF
 				}
-				done <- err
-			}()
-			select {
-			case got := <-held:
-				if diff := cmp.Diff(string(first), got); diff != "" {
-					t.Errorf("body the server got (-want +got):\n%s", diff)
-				}
-			case err := <-done:
-				t.Fatalf("the call ended before the server held it: %v", err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the server did not get the request within 10s")
-			}
-			if !replay.Released(wp) {
-				t.Error("the sent body is still reachable while the call waits for its reply")
-			}
-			close(release)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("call: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the call did not end within 10s of the release")
-			}
+				return err
+			})
 			srv.Client().CloseIdleConnections()
 		})
 	}
