@@ -69,3 +69,40 @@ func NewPost(ctx context.Context, url string, body *Body) (*http.Request, error)
 	}
 	return hreq, nil
 }
+
+// Header is a provider client's request headers, for its blocking and its
+// streamed calls. On HTTPClient (own) they are built once and every
+// request carries the same map (see HTTPClient); on a caller's client
+// each request gets a map of its own, set by set.
+type Header struct {
+	shared [2]http.Header // [0] blocking, [1] streamed; nil unless own
+	set    func(h http.Header, stream bool)
+}
+
+// NewHeader returns the headers set writes, shared by every call when own.
+func NewHeader(own bool, set func(h http.Header, stream bool)) Header {
+	hd := Header{set: set}
+	if own {
+		for i := range hd.shared {
+			hd.shared[i] = http.Header{}
+			set(hd.shared[i], i == 1)
+		}
+	}
+	return hd
+}
+
+// Shared reports whether the calls share one header map.
+func (hd Header) Shared() bool { return hd.shared[0] != nil }
+
+// Apply gives hreq its headers.
+func (hd Header) Apply(hreq *http.Request, stream bool) {
+	i := 0
+	if stream {
+		i = 1
+	}
+	if h := hd.shared[i]; h != nil {
+		hreq.Header = h
+		return
+	}
+	hd.set(hreq.Header, stream)
+}

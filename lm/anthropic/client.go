@@ -33,17 +33,14 @@ const DefaultMaxTokens = 4096
 
 // Client calls one Anthropic model. It is safe for concurrent use.
 type Client struct {
-	model    string
-	baseURL  string
-	endpoint string
-	apiKey   string
-	keyValue []string // X-Api-Key's value, built once
-	header   http.Header
-	hc       *http.Client
-	// shared are the request headers of a blocking and a streamed call
-	// ([0], [1]) when hc is provider.HTTPClient: one map for every call
-	// (see post). Nil with a caller's client.
-	shared      [2]http.Header
+	model       string
+	baseURL     string
+	endpoint    string
+	apiKey      string
+	keyValue    []string // X-Api-Key's value, built once
+	header      http.Header
+	hc          *http.Client
+	hdr         provider.Header // built by setHeader
 	temperature *float64
 	maxTokens   int
 	retry       lm.RetryPolicy
@@ -133,12 +130,7 @@ func New(model string, opts ...Option) *Client {
 	if c.apiKey != "" {
 		c.keyValue = []string{c.apiKey}
 	}
-	if own {
-		for i := range c.shared {
-			c.shared[i] = http.Header{}
-			c.setHeader(c.shared[i], i == 1)
-		}
-	}
+	c.hdr = provider.NewHeader(own, c.setHeader)
 	return c
 }
 
@@ -166,11 +158,7 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 	if err != nil {
 		return nil, nil, fmt.Errorf("anthropic: %w", err)
 	}
-	if h := c.shared[streamIndex(stream)]; h != nil {
-		hreq.Header = h // one map for every call (provider.HTTPClient)
-	} else {
-		c.setHeader(hreq.Header, stream)
-	}
+	c.hdr.Apply(hreq, stream) // one map for every call on provider.HTTPClient
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("anthropic: %w", err)
@@ -209,13 +197,6 @@ var (
 	versionValue     = []string{APIVersion}
 	eventStreamValue = []string{"text/event-stream"}
 )
-
-func streamIndex(stream bool) int {
-	if stream {
-		return 1
-	}
-	return 0
-}
 
 // errorFrom reads {"type":"error","error":{"type":...,"message":...}}.
 func (c *Client) errorFrom(b []byte, h http.Header) *lm.APIError {

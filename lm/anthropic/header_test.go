@@ -32,10 +32,8 @@ func TestSharedHeaderOwnClientOnly(t *testing.T) {
 		{"nil client keeps the own", New("claude-x", WithHTTPClient(nil)), true},
 		{"caller's client", New("claude-x", WithHTTPClient(&http.Client{})), false},
 	} {
-		for i, h := range tt.c.shared {
-			if got := h != nil; got != tt.want {
-				t.Errorf("%s: shared[%d] set = %v, want %v", tt.name, i, got, tt.want)
-			}
+		if got := tt.c.hdr.Shared(); got != tt.want {
+			t.Errorf("%s: calls share a header map: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

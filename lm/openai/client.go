@@ -27,18 +27,15 @@ import (
 // Client calls one model of one chat-completions server. It is safe for
 // concurrent use; create it once and share it.
 type Client struct {
-	model    string
-	baseURL  string
-	endpoint string // full chat-completions URL
-	apiKey   string
-	authKey  string   // the header the key goes in
-	auth     []string // its value, built once
-	header   http.Header
-	hc       *http.Client
-	// shared are the request headers of a blocking and a streamed call
-	// ([0], [1]) when hc is provider.HTTPClient: one map for every call
-	// (see post). Nil with a caller's client.
-	shared      [2]http.Header
+	model       string
+	baseURL     string
+	endpoint    string // full chat-completions URL
+	apiKey      string
+	authKey     string   // the header the key goes in
+	auth        []string // its value, built once
+	header      http.Header
+	hc          *http.Client
+	hdr         provider.Header // built by setHeader
 	provider    string
 	temperature *float64
 	maxTokens   int
@@ -176,12 +173,7 @@ func newClient(model string, opts []Option) *Client {
 	}
 	c.idle = provider.Duration(c.idle, DefaultIdleTimeout)
 	c.timeout = provider.Duration(c.timeout, DefaultTimeout)
-	if own {
-		for i := range c.shared {
-			c.shared[i] = http.Header{}
-			c.setHeader(c.shared[i], i == 1)
-		}
-	}
+	c.hdr = provider.NewHeader(own, c.setHeader)
 	return c
 }
 
@@ -226,11 +218,7 @@ func (c *Client) post(ctx context.Context, body *provider.Body, stream bool) (*h
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
 	}
-	if h := c.shared[streamIndex(stream)]; h != nil {
-		hreq.Header = h // one map for every call (provider.HTTPClient)
-	} else {
-		c.setHeader(hreq.Header, stream)
-	}
+	c.hdr.Apply(hreq, stream) // one map for every call on provider.HTTPClient
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", c.provider, err)
@@ -260,13 +248,6 @@ func (c *Client) setHeader(h http.Header, stream bool) {
 	for k, v := range c.header {
 		h[k] = v
 	}
-}
-
-func streamIndex(stream bool) int {
-	if stream {
-		return 1
-	}
-	return 0
 }
 
 // Header values every request shares (see setHeader); never written.

@@ -34,10 +34,8 @@ func TestSharedHeaderOwnClientOnly(t *testing.T) {
 		{"caller's client", New("m", WithHTTPClient(&http.Client{})), false},
 		{"responses, caller's client", NewResponses("m", WithHTTPClient(&http.Client{})).c, false},
 	} {
-		for i, h := range tt.c.shared {
-			if got := h != nil; got != tt.want {
-				t.Errorf("%s: shared[%d] set = %v, want %v", tt.name, i, got, tt.want)
-			}
+		if got := tt.c.hdr.Shared(); got != tt.want {
+			t.Errorf("%s: calls share a header map: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
